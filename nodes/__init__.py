@@ -1,0 +1,1 @@
+"""ComfyUI nodes and the per-frame workflow driver. ComfyUI is imported only inside functions."""

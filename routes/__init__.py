@@ -1,0 +1,1 @@
+"""The pack's HTTP surface inside ComfyUI's PromptServer (and on any bare aiohttp app for tests)."""

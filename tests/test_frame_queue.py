@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from trickle_live.trickle.media.frame_queue import FrameQueue, QueueClosed
+
+
+def test_drops_oldest_when_full_and_counts() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=2)
+    for i in range(5):
+        assert q.put(i)
+    assert q.dropped == 3 and q.put_count == 5
+    assert [q.get(0), q.get(0)] == [3, 4]
+    assert q.get(timeout=0.01) is None
+
+
+def test_close_drains_then_raises() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=3)
+    q.put(1)
+    q.close()
+    assert not q.put(2)
+    assert q.get(0) == 1
+    with pytest.raises(QueueClosed):
+        q.get(1.0)
+
+
+def test_blocking_get_wakes_on_put_from_other_thread() -> None:
+    q: FrameQueue[str] = FrameQueue()
+    threading.Timer(0.05, q.put, args=("x",)).start()
+    assert q.get(timeout=2.0) == "x"
+
+
+def test_rejects_bad_size() -> None:
+    with pytest.raises(ValueError, match="maxsize"):
+        FrameQueue(0)
+
+
+async def test_aget_does_not_block_loop() -> None:
+    q: FrameQueue[int] = FrameQueue()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    t = asyncio.create_task(ticker())
+    threading.Timer(0.2, q.put, args=(7,)).start()
+    assert await asyncio.wait_for(q.aget(), 2.0) == 7
+    t.cancel()
+    assert ticks >= 5

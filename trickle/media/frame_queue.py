@@ -1,0 +1,88 @@
+"""A bounded, thread-safe frame queue with the live-video drop policy (DESIGN §3).
+
+Producers never block: when the queue is full the *oldest* waiting item is dropped and counted,
+because live video prefers fresh frames. Consumers block with a timeout (``get``) from a worker
+thread, or await (``aget``) from an asyncio loop without blocking it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class QueueClosed(Exception):
+    """The queue was closed and is empty: no item will ever arrive."""
+
+
+class FrameQueue(Generic[T]):
+    def __init__(self, maxsize: int = 2) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize: expected >= 1, received {maxsize}")
+        self.maxsize = maxsize
+        self._items: deque[T] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.put_count = 0
+        self.dropped = 0
+
+    def put(self, item: T) -> bool:
+        """Add ``item``; drop the oldest item when full. Returns False when the queue is closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            if len(self._items) >= self.maxsize:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self.put_count += 1
+            self._cond.notify()
+            return True
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """Next item, or None after ``timeout`` seconds. Raises QueueClosed once closed and drained."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._items:
+                if self._closed:
+                    raise QueueClosed()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            return self._items.popleft()
+
+    async def aget(self, poll: float = 0.05) -> T:
+        """Await the next item from an asyncio loop (waits on a worker thread, in short slices)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            item = self.get(timeout=0)
+            if item is not None:
+                return item
+            item = await loop.run_in_executor(None, self.get, poll)
+            if item is not None:
+                return item
+
+    def latest(self) -> T | None:
+        """The newest waiting item without removing it (preview), or None."""
+        with self._cond:
+            return self._items[-1] if self._items else None
+
+    def close(self) -> None:
+        """Refuse new items; consumers drain what is left, then get QueueClosed."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)

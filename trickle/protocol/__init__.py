@@ -1,0 +1,1 @@
+"""protocol layer of trickle/ (see docs/internal-api.md)."""

@@ -1,0 +1,1 @@
+"""runner layer of trickle/ (see docs/internal-api.md)."""

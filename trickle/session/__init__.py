@@ -1,0 +1,1 @@
+"""Stream sessions: one live job from start request to cleanup (protocol + media, no aiohttp server)."""

@@ -1,0 +1,66 @@
+"""The one interface between a stream session and whatever turns input frames into output frames.
+
+A session owns the transport (trickle channels, decode, encode); a processor owns the work. The
+session hands the processor a :class:`FrameIO` when the stream starts: the processor *pulls* input
+frames from ``io.input`` and *pushes* results to ``io.output`` from any thread it likes. This fits
+both a plain Python function run on a worker thread and ComfyUI, whose ``TrickleInput`` node pulls a
+frame on ComfyUI's prompt worker thread and whose ``TrickleOutput`` node pushes the result.
+
+Rules every processor follows:
+- ``start`` returns quickly; slow loading happens in the background while ``state`` is LOADING
+  (the session publishes the input meanwhile, so the gateway's output watchdog never fires).
+- One output frame per input frame it processed, carrying that input frame's pts.
+- ``update`` validates before applying and applies between two frames; it returns what was applied
+  or raises ``ValidationError`` naming the field, the expected and the received value.
+- ``stop`` is idempotent; after it returns, the processor holds no thread, task or reference to
+  the session.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..media.frame_queue import FrameQueue
+from ..media.frames import VideoFrame
+
+
+class ProcessorState(str, enum.Enum):
+    LOADING = "LOADING"
+    READY = "READY"
+    ERROR = "ERROR"
+    STOPPED = "STOPPED"
+
+
+@dataclass
+class FrameIO:
+    """What a running stream gives its processor."""
+
+    stream_id: str
+    input: FrameQueue[VideoFrame]
+    output: FrameQueue[VideoFrame]
+    params: dict[str, Any] = field(default_factory=dict)
+    # Report a non-fatal problem (a frame failed, an update was refused): becomes an `error` event.
+    report_error: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
+    # Report something worth an event that is not an error (workflow switched, mapping applied).
+    report_info: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
+
+
+@runtime_checkable
+class FrameProcessor(Protocol):
+    @property
+    def state(self) -> ProcessorState: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    async def start(self, io: FrameIO) -> None: ...
+
+    async def update(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def stop(self) -> None: ...
+
+
+ProcessorFactory = Callable[[], FrameProcessor]
