@@ -2,7 +2,8 @@
 # Creates the project's virtual environments from scratch where missing.
 #   bash scripts/setup.sh          runtime only (.venv): enough for `python -m trickle demo|runner|serve`
 #   bash scripts/setup.sh --dev    + test tools, CPU torch 2.13.0, and pytrickle in its own
-#                                  environment (.venv-pytrickle: it pins av<=14.4 and needs torch)
+#                                  environment (.venv-pytrickle: it pins av<=14.4, whose newest wheel here is
+#                                  14.2.0, and needs torch)
 # Idempotent: an existing environment is reused and brought up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,6 @@ for a in "$@"; do case "$a" in --dev) dev=1 ;; *) echo "unknown option: $a" >&2;
 if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt torch==2.13.0
   [ -x .venv-pytrickle/bin/python ] || "$PY" -m venv .venv-pytrickle
-  .venv-pytrickle/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 pytrickle==0.1.6
+  .venv-pytrickle/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 av==14.2.0 pytrickle==0.1.6
 fi
 echo "setup done: $(.venv/bin/python --version)"

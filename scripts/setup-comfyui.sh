@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Prepares a ComfyUI source tree for the integration tests and the real-ComfyUI demo:
+#   bash scripts/setup-comfyui.sh /path/to/ComfyUI
+# Creates <ComfyUI>/venv (Python 3.11) with torch 2.14.1 + torchvision 0.29.1 (CPU works; see
+# docs/comfyui.md), ComfyUI's requirements without its torch lines, `requests` (imported at start-up
+# but not listed), and this pack's requirements. Idempotent; a marker file skips finished work.
+set -euo pipefail
+COMFY=${1:?usage: setup-comfyui.sh /path/to/ComfyUI}
+PACK=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
+[ -f "$COMFY/main.py" ] || { echo "not a ComfyUI tree: $COMFY (no main.py)" >&2; exit 2; }
+VENV="$COMFY/venv"
+marker="$VENV/.trickle-live-ready"
+want="torch==2.14.1 torchvision==0.29.1 $(sha1sum "$COMFY/requirements.txt" "$PACK/requirements.txt" | cut -c1-12 | tr '\n' ' ')"
+if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then echo "ComfyUI venv ready: $VENV"; exit 0; fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
+pip torch==2.14.1 torchvision==0.29.1
+grep -v -E '^(torch|torchvision|torchaudio)([<>=].*)?$' "$COMFY/requirements.txt" > "$VENV/requirements-notorch.txt"
+pip -r "$VENV/requirements-notorch.txt" requests -r "$PACK/requirements.txt"
+echo "$want" > "$marker"
+echo "ComfyUI venv ready: $VENV"
