@@ -1,0 +1,108 @@
+"""The runner contract's handlers (``/health``, ``/version``, ``/hardware/*``,
+``POST /live-video-to-video``) and the state every route group shares (runner contract §3, §10).
+
+``RunnerAPI`` holds the :class:`StreamManager`, the configuration and what an operator wants to
+see on the status page: when the orchestrator last probed ``/health``, ``/version`` and
+``/hardware/*`` and what it was told.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from .. import __version__
+from ..config import RunnerConfig
+from ..errors import ValidationError
+from ..session.manager import CapacityError, StreamManager
+from ..session.request import StartRequest, parse_start_request
+from .hardware import HardwareProbe
+from .http import ApiError, check_token, json_ok, read_json, validation_error
+
+log = logging.getLogger(__name__)
+
+PIPELINE = "live-video-to-video"
+
+
+class RunnerAPI:
+    def __init__(
+        self,
+        manager: StreamManager,
+        config: RunnerConfig | None = None,
+        *,
+        version: str = __version__,
+        hardware: HardwareProbe | None = None,
+        readiness: Callable[[], str | None] | None = None,
+    ) -> None:
+        """``readiness``: returns a /health value that overrides the streams' (e.g. ``"LOADING"``
+        while the host application is still starting), or None."""
+        self.manager = manager
+        self.config = config or manager.config
+        self.version = version
+        self.hardware = hardware or HardwareProbe()
+        self.readiness = readiness
+        self.probes: dict[str, dict[str, Any]] = {}
+        self.last_start: dict[str, Any] | None = None
+        self.started_at = time.time()
+
+    # --- shared helpers -----------------------------------------------------------------------
+    def record_probe(self, request: web.Request, answer: Any) -> None:
+        self.probes[request.path] = {
+            "time": int(time.time() * 1000),
+            "remote": request.remote,
+            "user_agent": request.headers.get("User-Agent", ""),
+            "answer": answer,
+        }
+
+    def health_value(self) -> str:
+        override = self.readiness() if self.readiness is not None else None
+        return override or self.manager.health()
+
+    async def start_stream(self, request: StartRequest) -> None:
+        """Start through the manager; capacity → 500 ``insufficient capacity``."""
+        self.last_start = {"time": int(time.time() * 1000), **request.summary()}
+        try:
+            await self.manager.start(request)
+        except CapacityError as exc:
+            raise ApiError(500, str(exc), capacity=exc.capacity, running=exc.running) from None
+
+    def parse_start(self, body: Any, **kw: Any) -> StartRequest:
+        try:
+            return parse_start_request(body, host_allowed=self.config.host_allowed, **kw)
+        except ValidationError as exc:
+            raise validation_error(exc, 422) from None
+
+    # --- runner contract ----------------------------------------------------------------------
+    async def health(self, request: web.Request) -> web.Response:
+        answer = {"status": self.health_value()}
+        self.record_probe(request, answer)
+        return json_ok(answer)
+
+    async def version_info(self, request: web.Request) -> web.Response:
+        answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "version": self.version}
+        self.record_probe(request, answer)
+        return json_ok(answer)
+
+    async def hardware_info(self, request: web.Request) -> web.Response:
+        gpus = await self.hardware.info()
+        answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_info": gpus}
+        self.record_probe(request, {"gpus": len(gpus)})
+        return json_ok(answer)
+
+    async def hardware_stats(self, request: web.Request) -> web.Response:
+        gpus = await self.hardware.stats()
+        answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_stats": gpus}
+        self.record_probe(request, {"gpus": len(gpus)})
+        return json_ok(answer)
+
+    async def live_video_to_video(self, request: web.Request) -> web.Response:
+        """Start a stream: 200 ``{}`` at once; the channels are connected afterwards."""
+        check_token(request, self.config.token)
+        body = await read_json(request, self.config.max_body_bytes)
+        start = self.parse_start(body, source="runner")
+        await self.start_stream(start)
+        return json_ok({})

@@ -1,0 +1,152 @@
+"""Streams of one runner: capacity, pre-emption, start/stop/update/list and health (no HTTP here).
+
+The runner routes, the BYOC routes, the pack's own API and the go-livepeer live-runner app all
+share one ``StreamManager``. It takes a processor factory ``Callable[[StartRequest],
+FrameProcessor]``: the standalone runner plugs in the plain processors, the ComfyUI integration its
+workflow driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..config import RunnerConfig
+from ..errors import TrickleError
+from .processor import FrameProcessor, ProcessorState
+from .request import StartRequest
+from .session import StreamSession
+
+log = logging.getLogger(__name__)
+
+ProcessorFactory = Callable[[StartRequest], FrameProcessor]
+SessionFactory = Callable[..., StreamSession]
+
+
+class CapacityError(TrickleError):
+    """Every slot is taken by a live (not stale) stream: the runner answers 500 (contract §3.3)."""
+
+    def __init__(self, capacity: int, running: list[str]) -> None:
+        super().__init__(f"insufficient capacity: {len(running)}/{capacity} streams running")
+        self.capacity = capacity
+        self.running = running
+
+
+class StreamNotFound(TrickleError):
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"no such stream: {stream_id!r}")
+        self.stream_id = stream_id
+
+
+class StreamManager:
+    def __init__(
+        self,
+        config: RunnerConfig,
+        processor_factory: ProcessorFactory,
+        *,
+        session_factory: SessionFactory = StreamSession,
+    ) -> None:
+        self.config = config
+        self.processor_factory = processor_factory
+        self._session_factory = session_factory
+        self._sessions: dict[str, StreamSession] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        self.started = 0
+        self.preempted = 0
+        self.last_error: str | None = None
+        self.history: list[dict[str, Any]] = []  # the last few finished streams
+
+    # --- queries ------------------------------------------------------------------------------
+    def active(self) -> list[StreamSession]:
+        return [s for s in self._sessions.values() if not s.stopping]
+
+    def get(self, stream_id: str | None = None) -> StreamSession:
+        """The stream with this id; with no id, the only active stream."""
+        if stream_id:
+            session = self._sessions.get(stream_id)
+        else:
+            active = self.active()
+            session = active[0] if len(active) == 1 else None
+        if session is None:
+            raise StreamNotFound(stream_id or "")
+        return session
+
+    def list(self) -> list[dict[str, Any]]:
+        return [s.snapshot() for s in self._sessions.values()]
+
+    def health(self) -> str:
+        """``IDLE`` / ``LOADING`` / ``OK`` / ``ERROR`` (ai-runner's /health values)."""
+        active = self.active()
+        if not active:
+            return "IDLE"
+        states = [s.processor.state for s in active]
+        if all(state is ProcessorState.ERROR for state in states):
+            return "ERROR"
+        if any(state is ProcessorState.LOADING for state in states):
+            return "LOADING"
+        return "OK"
+
+    # --- commands -----------------------------------------------------------------------------
+    async def start(self, request: StartRequest) -> StreamSession:
+        """Start a stream and return at once (it connects in the background).
+
+        A start for a stream id that is already running replaces that stream. When every slot
+        is taken, stale streams are pre-empted; if none is stale, ``CapacityError``.
+        """
+        previous = self._sessions.get(request.key)
+        if previous is not None:
+            self._stop_later(previous, "replaced by a new start for the same stream")
+        active = self.active()
+        if len(active) >= self.config.capacity:
+            stale = [s for s in active if s.is_stale()]
+            if len(active) - len(stale) >= self.config.capacity:
+                error = CapacityError(self.config.capacity, [s.stream_id for s in active])
+                self.last_error = str(error)
+                raise error
+            for session in stale[: len(active) - self.config.capacity + 1]:
+                self.preempted += 1
+                self._stop_later(session, f"pre-empted by stream {request.key}")
+        processor = self.processor_factory(request)
+        session = self._session_factory(request, processor, self.config, on_done=self._finished)
+        self._sessions[request.key] = session
+        session.start()
+        self.started += 1
+        log.info("stream %s started (%s, model %s)", request.key, request.source, request.model_id)
+        return session
+
+    async def stop(self, stream_id: str | None = None, reason: str = "stop requested") -> bool:
+        """Stop a stream and wait for it to finish; False when there was none."""
+        try:
+            session = self.get(stream_id)
+        except StreamNotFound:
+            return False
+        await session.stop(reason)
+        return True
+
+    async def update(
+        self, stream_id: str | None, params: dict[str, Any], source: str = "api"
+    ) -> dict[str, Any]:
+        return await self.get(stream_id).update(params, source=source)
+
+    async def close(self) -> None:
+        """Stop every stream and wait (server shutdown)."""
+        sessions = list(self._sessions.values())
+        await asyncio.gather(*(s.stop("runner shutting down") for s in sessions))
+        if self._stopping:
+            await asyncio.wait(set(self._stopping), timeout=10.0)
+
+    # --- internals ----------------------------------------------------------------------------
+    def _stop_later(self, session: StreamSession, reason: str) -> None:
+        session.request_stop(reason)
+        task = asyncio.create_task(session.stop(reason), name=f"stop {session.stream_id}")
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _finished(self, session: StreamSession) -> None:
+        if self._sessions.get(session.stream_id) is session:
+            del self._sessions[session.stream_id]
+        if session.stats.last_error:
+            self.last_error = session.stats.last_error
+        self.history = [*self.history[-9:], session.snapshot()]

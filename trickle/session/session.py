@@ -1,0 +1,304 @@
+"""One live stream: input channel → decode → processor → encode → output channel (DESIGN §3, §6).
+
+Threads and tasks (each owned here, cancelled and awaited in ``_teardown``):
+- loop tasks: input (subscribe, feed the decoder), control (parameter updates), events (status
+  every ``status_interval``, errors, traces), output (publish segments), watchdog (input idle);
+- the decoder's thread (frames → input queue; while the processor is not READY also straight to
+  the output, so output starts at once), the processor's own thread(s), the encoder's thread.
+
+Output pts = input pts; frames that would go backwards (a processor catching up after loading)
+are dropped and counted. The stream stops on input EOS / 404 / ``Lp-Trickle-Closed``, when no
+input arrives for ``input_timeout``, when the output channel disappears, or on ``stop()``; it then
+DELETEs its output and events channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from ..config import RunnerConfig
+from ..errors import ValidationError
+from ..media.decoder import StreamDecoder
+from ..media.encoder import StreamEncoder
+from ..media.frame_queue import FrameQueue
+from ..media.frames import AudioFrame, VideoFrame
+from ..protocol.http import make_client_session
+from . import channels
+from .events import (
+    TRACE_FIRST_INGEST,
+    TRACE_FIRST_OUTPUT,
+    TRACE_REQUEST,
+    StatusReporter,
+    error_event,
+    trace_event,
+)
+from .output import OutputChannel
+from .processor import FrameIO, FrameProcessor, ProcessorState
+from .request import StartRequest
+from .stats import StreamStats
+from .tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+INPUT_QUEUE = 2
+DRAIN_S = 2.0
+
+
+class _EmitQueue(FrameQueue[VideoFrame]):
+    """``FrameIO.output``: a put hands the frame straight to the session (no extra thread)."""
+
+    def __init__(self, emit: Callable[[VideoFrame], None]) -> None:
+        super().__init__(1)
+        self._emit = emit
+
+    def put(self, item: VideoFrame) -> bool:
+        if self.closed:
+            return False
+        self.put_count += 1
+        self._emit(item)
+        return True
+
+
+class StreamSession:
+    def __init__(
+        self,
+        request: StartRequest,
+        processor: FrameProcessor,
+        config: RunnerConfig,
+        *,
+        on_done: Callable[[StreamSession], None] | None = None,
+    ) -> None:
+        self.request = request
+        self.stream_id = request.key
+        self.processor = processor
+        self.config = config
+        self.stats = StreamStats()
+        self.status = StatusReporter(request.model_id or config.model_id, self.stats)
+        self.status.set_params(request.params)
+        self.stop_reason: str | None = None
+        self.control_ended = False
+        self._on_done = on_done
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._emit_lock = threading.Lock()
+        self._last_pts: int | None = None
+        self._latest: VideoFrame | None = None
+        self._encoder: StreamEncoder | None = None
+        self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE)
+        self._output = _EmitQueue(lambda f: self._emit(f, passthrough=False))
+        self.decoder = StreamDecoder(self._on_video, self._on_audio, on_error=self._on_decode_error)
+        self.events = channels.EventQueue()
+        self._out: OutputChannel | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- public -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin connecting in the background; returns at once (the HTTP reply must not wait)."""
+        self._loop = asyncio.get_running_loop()
+        self.events.put(trace_event(TRACE_REQUEST, self.stream_id))
+        self._task = asyncio.create_task(self._run(), name=f"stream {self.stream_id}")
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            log.info("stream %s stopping: %s", self.stream_id, reason)
+        self._stop.set()
+
+    async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> None:
+        self.request_stop(reason)
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def is_stale(self, now: float | None = None) -> bool:
+        """Pre-emptable: no input for ``stale_timeout``, or the control channel has ended."""
+        return self.control_ended or self.stats.idle_for(now) > self.config.stale_timeout
+
+    async def update(self, params: dict[str, Any], source: str = "api") -> dict[str, Any]:
+        """Apply a parameter update; a refused one raises ValidationError and emits an error."""
+        try:
+            applied = await self.processor.update(params)
+        except ValidationError as exc:
+            self.report_error(
+                f"parameter update refused: {exc}", {"source": source, **exc.as_dict()}
+            )
+            raise
+        self.stats.params_updated()
+        self.status.set_params(params)
+        return applied
+
+    def latest_frame(self) -> VideoFrame | None:
+        return self._latest
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            **self.request.summary(),
+            "state": self.status.state.value,
+            "processor": self.processor.state.value,
+            "stale": self.is_stale(),
+            "stopping": self.stopping,
+            "stop_reason": self.stop_reason,
+            **self.stats.snapshot(self._input.dropped),
+        }
+
+    # --- frame path (decoder / processor threads) ----------------------------------------------
+    def _on_video(self, frame: VideoFrame) -> None:
+        self.stats.frame_in()
+        self._input.put(frame)
+        if self.processor.state is not ProcessorState.READY:
+            self._emit(frame, passthrough=True)
+
+    def _on_audio(self, frame: AudioFrame) -> None:
+        encoder = self._encoder
+        if encoder is not None:
+            encoder.put_audio(frame)
+
+    def _emit(self, frame: VideoFrame, passthrough: bool) -> None:
+        with self._emit_lock:
+            if self._last_pts is not None and frame.pts <= self._last_pts:
+                self.stats.out_of_order()
+                return
+            self._last_pts = frame.pts
+            self._latest = frame
+            encoder = self._encoder
+            if encoder is None and self._out is not None:
+                encoder = self._encoder = StreamEncoder(
+                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}"
+                )
+                encoder.start()
+        if encoder is not None:
+            encoder.put_video(frame)
+        self.stats.frame_out(frame.received_at, passthrough)
+
+    def _on_decode_error(self, message: str) -> None:
+        self.report_error(f"input: {message}", {"source": "decoder"})
+
+    def report_error(self, message: str, detail: dict[str, Any]) -> None:
+        self.stats.error(message)
+        self.events.put_threadsafe(self._loop, error_event(self.status.pipeline, message, detail))
+
+    def _report_info(self, message: str, detail: dict[str, Any]) -> None:
+        log.info("stream %s: %s %s", self.stream_id, message, detail)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            tasks = await self._setup()
+            await self._stop.wait()
+        except Exception as exc:  # task boundary: a broken setup stops the stream, reported
+            log.exception("stream %s failed", self.stream_id)
+            self.request_stop(f"failed: {exc}")
+            self.report_error(f"stream failed: {exc}", {"source": "session"})
+        finally:
+            await self._teardown(tasks)
+            if self._on_done is not None:
+                self._on_done(self)
+
+    async def _setup(self) -> list[asyncio.Task[Any]]:
+        req, cfg = self.request, self.config
+        self.http = make_client_session(verify_tls=cfg.verify_tls)
+        tasks: list[asyncio.Task[Any]] = []
+        if req.events_url:
+            tasks.append(self._spawn(channels.run_events(self, req.events_url), "events"))
+        if req.publish_url:
+            self._out = OutputChannel(
+                req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
+                on_first_segment=self._first_output, on_gone=self._output_gone,
+            )  # fmt: skip
+            self._out.start()
+        io = FrameIO(
+            self.stream_id, self._input, self._output, dict(req.params),
+            report_error=self.report_error, report_info=self._report_info,
+        )  # fmt: skip
+        await self.processor.start(io)
+        self.decoder.start()
+        if req.subscribe_url:
+            tasks.append(self._spawn(channels.run_input(self, req.subscribe_url), "input"))
+        if req.control_url:
+            tasks.append(self._spawn(channels.run_control(self, req.control_url), "control"))
+        tasks.append(self._spawn(self._watchdog(), "watchdog"))
+        return tasks
+
+    def _spawn(self, coro: Any, what: str) -> asyncio.Task[Any]:
+        return asyncio.create_task(coro, name=f"{what} {self.stream_id}")
+
+    def _first_output(self) -> None:
+        self.events.put(trace_event(TRACE_FIRST_OUTPUT, self.stream_id))
+
+    def first_input(self) -> None:
+        self.events.put(trace_event(TRACE_FIRST_INGEST, self.stream_id))
+
+    def _output_gone(self, reason: str) -> None:
+        self.request_stop(f"output channel closed ({reason})")
+
+    async def _watchdog(self) -> None:
+        tick = min(1.0, self.config.input_timeout / 4)
+        while not self._stop.is_set():
+            await asyncio.sleep(tick)
+            idle = self.stats.idle_for()
+            if idle > self.config.input_timeout:
+                self.report_error(f"no input for {idle:.0f}s", {"source": "input"})
+                self.request_stop(f"no input for {self.config.input_timeout:g}s")
+            self.refresh_state()
+
+    def refresh_state(self) -> None:
+        state = self.processor.state
+        self.status.update_state(
+            processor_ready=state is ProcessorState.READY,
+            processor_error=state is ProcessorState.ERROR,
+            stopped=self._stop.is_set(),
+        )
+
+    async def _teardown(self, tasks: list[asyncio.Task[Any]]) -> None:
+        events_task = next((t for t in tasks if t.get_name().startswith("events")), None)
+        await cancel_and_wait(t for t in tasks if t is not events_task)
+        loop = asyncio.get_running_loop()
+        graceful = self.stop_reason is not None and self.stop_reason.startswith("input ended")
+        if graceful:
+            self.decoder.end()
+            await _wait_until(lambda: len(self._input) == 0, DRAIN_S)
+        await loop.run_in_executor(None, self.decoder.close, 5.0)
+        self._input.close()
+        await _safely(self.processor.stop(), "processor stop")
+        self._output.close()
+        if self._encoder is not None:
+            await loop.run_in_executor(None, self._encoder.close, 5.0)
+        if self._out is not None:
+            await self._out.close(delete=True)
+        self.refresh_state()
+        self.events.close(self.status.status_event(), self.stop_reason)
+        if events_task is not None:
+            await asyncio.wait({events_task}, timeout=5.0)
+            await cancel_and_wait([events_task])
+        if self.http is not None:
+            await self.http.close()
+        log.info("stream %s stopped (%s)", self.stream_id, self.stop_reason)
+
+
+async def _wait_until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def _safely(coro: Any, what: str) -> None:
+    try:
+        await coro
+    except Exception:  # task boundary: a plugged-in processor may raise anything; logged
+        log.exception("%s failed", what)
