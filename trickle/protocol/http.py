@@ -1,0 +1,43 @@
+"""HTTP client sessions for trickle URLs.
+
+Orchestrators serve trickle over https with a self-signed certificate, so certificate checks are
+off by default for trickle URLs (as every Python client and go-livepeer's gateway do) and on by
+option. Timeouts are the callers' business (each wait in the clients has its own): the session
+itself only bounds connection set-up.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+
+CONNECT_TIMEOUT = 10.0
+
+
+def ssl_setting(
+    verify_tls: bool, ssl_context: ssl.SSLContext | None = None
+) -> ssl.SSLContext | bool:
+    """What aiohttp's ``ssl=`` takes: False (no checks), or a verifying context."""
+    if ssl_context is not None:
+        return ssl_context
+    return ssl.create_default_context() if verify_tls else False
+
+
+def make_client_session(
+    *, verify_tls: bool = False, ssl_context: ssl.SSLContext | None = None, **kw: Any
+) -> aiohttp.ClientSession:
+    """A ClientSession for trickle: TLS verification off unless asked, no overall request timeout.
+
+    ``ssl_context`` (optional) is used instead of the default verifying context, e.g. to trust a
+    private CA. Other keyword arguments go to :class:`aiohttp.ClientSession`.
+    """
+    connector = aiohttp.TCPConnector(
+        ssl=ssl_setting(verify_tls or ssl_context is not None, ssl_context)
+    )
+    kw.setdefault(
+        "timeout",
+        aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None),
+    )
+    return aiohttp.ClientSession(connector=connector, **kw)
