@@ -1,0 +1,142 @@
+"""Which queued prompt belongs to which stream, and the frame hand-off done by the nodes.
+
+The driver (on the server loop) registers a :class:`Ticket` for every stream prompt it queues,
+keyed by the prompt id. ``TrickleInput`` / ``TrickleOutput`` (on ComfyUI's prompt worker thread)
+look the running prompt id up: found → exchange frames with that stream; not found → the prompt
+came from the editor (test pattern / preview). No ComfyUI import here, so it is unit-testable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..trickle.media.frame_queue import QueueClosed
+from ..trickle.media.frames import VideoFrame
+from ..trickle.session.processor import FrameIO
+
+
+class StreamBinding:
+    """One running stream as the nodes see it."""
+
+    def __init__(self, io: FrameIO, *, frame_wait: float = 1.0) -> None:
+        self.io = io
+        self.frame_wait = frame_wait
+        self.stopped = threading.Event()
+        self.ended = threading.Event()  # input closed: no frame will ever come
+        self.latest_input: VideoFrame | None = None
+        self.latest_output: VideoFrame | None = None
+        self.frames_taken = 0
+        self.frames_delivered = 0
+
+
+@dataclass
+class Ticket:
+    """One stream prompt in ComfyUI's queue."""
+
+    prompt_id: str
+    binding: StreamBinding
+    version: int = 0  # workflow version the prompt was built from
+    queued_at: float = field(default_factory=time.monotonic)
+    frame: VideoFrame | None = None
+    delivered: bool = False
+
+
+class Registry:
+    """Thread-safe prompt id → :class:`Ticket` map (one per process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tickets: dict[str, Ticket] = {}
+        self._bindings: list[StreamBinding] = []
+
+    def add_binding(self, binding: StreamBinding) -> None:
+        with self._lock:
+            self._bindings.append(binding)
+
+    def remove_binding(self, binding: StreamBinding) -> None:
+        with self._lock:
+            if binding in self._bindings:
+                self._bindings.remove(binding)
+            for pid in [p for p, t in self._tickets.items() if t.binding is binding]:
+                del self._tickets[pid]
+
+    def active(self) -> int:
+        with self._lock:
+            return len(self._bindings)
+
+    def add(self, ticket: Ticket) -> None:
+        with self._lock:
+            self._tickets[ticket.prompt_id] = ticket
+
+    def pop(self, prompt_id: str) -> Ticket | None:
+        with self._lock:
+            return self._tickets.pop(prompt_id, None)
+
+    def get(self, prompt_id: str | None) -> Ticket | None:
+        if prompt_id is None:
+            return None
+        with self._lock:
+            return self._tickets.get(prompt_id)
+
+    def is_stream_prompt(self, prompt_id: str | None) -> bool:
+        return self.get(prompt_id) is not None
+
+    def latest_frame(self) -> VideoFrame | None:
+        """The newest input frame of any running stream (for editor runs during a stream)."""
+        with self._lock:
+            bindings = list(self._bindings)
+        for binding in reversed(bindings):
+            if binding.latest_input is not None:
+                return binding.latest_input
+        return None
+
+
+REGISTRY = Registry()
+
+
+def take_frame(
+    ticket: Ticket, check_interrupt: Callable[[], None], poll: float = 0.02
+) -> VideoFrame | None:
+    """The input frame for this prompt; None when the stream stopped/ended or none came in time.
+
+    Blocks the calling (prompt worker) thread at most ``binding.frame_wait`` seconds, in slices of
+    ``poll`` seconds, calling ``check_interrupt`` (which raises on ComfyUI's interrupt) between
+    slices. Idempotent per ticket: a second ``TrickleInput`` in the same graph gets the same frame.
+    """
+    if ticket.frame is not None:
+        return ticket.frame
+    binding = ticket.binding
+    deadline = time.monotonic() + binding.frame_wait
+    while not binding.stopped.is_set():
+        check_interrupt()
+        try:
+            frame = binding.io.input.get(timeout=min(poll, max(0.0, deadline - time.monotonic())))
+        except QueueClosed:
+            binding.ended.set()
+            return None
+        if frame is not None:
+            ticket.frame = frame
+            binding.latest_input = frame
+            binding.frames_taken += 1
+            return frame
+        if time.monotonic() >= deadline:
+            return None
+    return None
+
+
+def deliver(ticket: Ticket, image: np.ndarray) -> bool:
+    """Hand the processed picture to the stream, with the input frame's timing. Once per ticket."""
+    frame = ticket.frame
+    if frame is None or ticket.delivered or ticket.binding.stopped.is_set():
+        return False
+    out = frame.with_image(image)
+    ticket.delivered = True
+    ticket.binding.latest_output = out
+    ticket.binding.frames_delivered += 1
+    ticket.binding.io.output.put(out)
+    return True

@@ -1,0 +1,287 @@
+"""The ComfyUI driver: a ``FrameProcessor`` that runs the stream's workflow once per frame.
+
+Each frame is one prompt in ComfyUI's own queue (DESIGN §4): the workflow is validated once (at
+start and on each change), then the driver keeps ``ahead`` prompts queued — built in-process with
+the running ComfyUI's tuple shape and a private ``client_id`` — so the worker never waits for a
+submission. ``TrickleInput`` in a stream prompt takes the next input frame, ``TrickleOutput`` puts
+the result on the output queue with the input's pts. Finished stream prompts are removed from
+ComfyUI's history as soon as they finish. A failing frame becomes an ``error`` event and the input
+frame is published in its place, so the stream keeps going and recovers when the workflow does.
+Runs on the server loop; only the host touches ComfyUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ..trickle.errors import ValidationError
+from ..trickle.session.processor import FrameIO, ProcessorState
+from .bindings import REGISTRY, StreamBinding, Ticket
+from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
+from .graph import Workflow, adapt, describe
+from .params import Update, apply, classify
+from .store import PASSTHROUGH, WorkflowStore, load_bundled, select_workflow
+
+log = logging.getLogger(__name__)
+
+ERROR_REPORT_INTERVAL = 5.0  # the same failure is reported at most this often
+LOST_CHECK_INTERVAL = 1.0  # how often to look for stream prompts removed by someone else
+
+
+class ComfyProcessor:
+    def __init__(
+        self,
+        host: Callable[[], ComfyHost] = ComfyHost.get,
+        *,
+        params: dict[str, Any] | None = None,
+        model_id: str | None = None,
+        store: WorkflowStore | None = None,
+        ahead: int = 2,
+        frame_wait: float = 1.0,
+    ) -> None:
+        self._host_factory = host
+        self._params = params
+        self._model_id = model_id
+        self._store = store
+        self.ahead = max(1, ahead)
+        self.frame_wait = frame_wait
+        self._state = ProcessorState.LOADING
+        self._last_error: str | None = None
+        self._host: ComfyHost | None = None
+        self._io: FrameIO | None = None
+        self._binding: StreamBinding | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loaded = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._update_lock = asyncio.Lock()
+        self._workflow: Workflow = {}
+        self._outputs: list[str] = []
+        self._version = 0
+        self._inflight: dict[str, Ticket] = {}
+        self._last_report: dict[str, float] = {}
+        self._wake_threadsafe: Callable[[], None] = lambda: None
+        self.counters = {"prompts": 0, "frames": 0, "errors": 0, "no_frame": 0, "passthrough": 0}
+        self.source = ""
+
+    @property
+    def state(self) -> ProcessorState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def workflow(self) -> Workflow:
+        return self._workflow
+
+    async def start(self, io: FrameIO) -> None:
+        self._io = io
+        self._binding = StreamBinding(io, frame_wait=self.frame_wait)
+        if self._params is None:
+            self._params = dict(io.params)
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"comfy:{io.stream_id}"
+        )
+
+    async def _run(self) -> None:
+        try:
+            await self._load()
+            await self._pump()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # task boundary: the stream goes on, the failure is reported
+            log.exception("ComfyUI driver of stream %s failed", self._stream_id)
+            self._fail(f"driver failed: {exc}", {"exception": type(exc).__name__})
+        finally:
+            self._loaded.set()
+
+    @property
+    def _stream_id(self) -> str:
+        return self._io.stream_id if self._io is not None else "?"
+
+    # -- loading ------------------------------------------------------------------------------
+
+    async def _load(self) -> None:
+        assert self._io is not None and self._binding is not None
+        host = self._host = self._host_factory()
+        workflow, source = select_workflow(self._params, self._model_id, self._store)
+        try:
+            await self._set_workflow(workflow)
+            self.source = source
+        except ValidationError as exc:
+            self._report_error(f"workflow from {source} refused: {exc}", exc.as_dict())
+            fallback = load_bundled(PASSTHROUGH)
+            assert fallback is not None
+            await self._set_workflow(fallback)
+            self.source = f"bundled passthrough (after: {exc})"
+        loop = asyncio.get_running_loop()
+        self._wake_threadsafe = lambda: loop.call_soon_threadsafe(self._wake.set)
+        REGISTRY.add_binding(self._binding)
+        host.add_listener(self._wake_threadsafe)
+        self._state = ProcessorState.READY
+        self._loaded.set()
+        self._io.report_info("workflow loaded", {"source": self.source, **describe(self._workflow)})
+        initial = {k: v for k, v in (self._params or {}).items() if k not in ("prompt", "prompts")}
+        if initial:
+            with contextlib.suppress(ValidationError):
+                await self.update(initial)
+
+    async def _set_workflow(self, workflow: Workflow) -> list[str]:
+        assert self._host is not None
+        adapted, notes = adapt(workflow)
+        outputs = await self._host.validate(adapted)
+        self._workflow, self._outputs = adapted, outputs
+        self._version += 1
+        return notes
+
+    # -- the per-frame loop -------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        binding = self._binding
+        assert binding is not None
+        next_check = time.monotonic() + LOST_CHECK_INTERVAL
+        while not binding.stopped.is_set() and not binding.ended.is_set():
+            while len(self._inflight) < self.ahead:
+                self._queue_one()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), LOST_CHECK_INTERVAL / 2)
+            self._wake.clear()
+            self._collect()
+            if time.monotonic() >= next_check:
+                self._requeue_lost()
+                next_check = time.monotonic() + LOST_CHECK_INTERVAL
+
+    def _queue_one(self) -> None:
+        assert self._host is not None and self._binding is not None
+        ticket = Ticket(f"{PROMPT_PREFIX}{uuid.uuid4().hex}", self._binding, self._version)
+        REGISTRY.add(ticket)
+        self._inflight[ticket.prompt_id] = ticket
+        self._host.put(ticket.prompt_id, self._workflow, self._outputs)
+        self.counters["prompts"] += 1
+
+    def _collect(self) -> None:
+        assert self._host is not None
+        for pid in list(self._inflight):
+            result = self._host.take_result(pid)
+            if result is not None:
+                self._settle(self._inflight.pop(pid), result)
+                REGISTRY.pop(pid)
+
+    def _requeue_lost(self) -> None:
+        """Stream prompts that vanished (the editor cleared the queue) are replaced."""
+        assert self._host is not None
+        for pid in list(self._inflight):
+            if not self._host.is_pending(pid) and self._host.take_result(pid) is None:
+                log.info("stream %s: prompt %s left the queue unfinished", self._stream_id, pid)
+                ticket = self._inflight.pop(pid)
+                REGISTRY.pop(pid)
+                self._settle(ticket, PromptResult(False, "removed from the queue"))
+
+    def _settle(self, ticket: Ticket, result: PromptResult) -> None:
+        assert self._io is not None
+        if ticket.frame is None:
+            self.counters["no_frame"] += 1
+            if result.ok or ticket.binding.stopped.is_set():
+                return
+        if result.ok:
+            self.counters["frames"] += 1
+            if not ticket.delivered:  # the graph skipped its output: keep the stream going
+                self._publish_input(ticket)
+            if self._state is ProcessorState.ERROR:
+                self._state = ProcessorState.READY
+                self._io.report_info("workflow recovered", {"errors": self.counters["errors"]})
+            return
+        self.counters["errors"] += 1
+        self._publish_input(ticket)
+        self._fail(result.error or "workflow failed", result.detail)
+
+    def _publish_input(self, ticket: Ticket) -> None:
+        if ticket.frame is not None and not ticket.delivered and self._io is not None:
+            ticket.delivered = True
+            self.counters["passthrough"] += 1
+            self._io.output.put(ticket.frame)
+
+    def _fail(self, message: str, detail: dict[str, Any]) -> None:
+        self._state = ProcessorState.ERROR
+        self._last_error = message
+        self._report_error(message, detail)
+
+    def _report_error(self, message: str, detail: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self._last_report.get(message, -1e9) < ERROR_REPORT_INTERVAL:
+            return
+        self._last_report[message] = now
+        log.warning("stream %s: %s", self._stream_id, message)
+        if self._io is not None:
+            self._io.report_error(message, {**detail, "errors": self.counters["errors"]})
+
+    # -- updates ------------------------------------------------------------------------------
+
+    async def update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate, then apply between two frames: prompts queued from now on use the result."""
+        await asyncio.wait_for(self._loaded.wait(), timeout=60)
+        if self._host is None or self._io is None or not self._workflow:
+            raise ValidationError("stream", "a stream whose workflow is loaded", self._state.value)
+        async with self._update_lock:
+            try:
+                update = classify(params, self._workflow)
+                base = adapt(update.workflow)[0] if update.workflow is not None else self._workflow
+                patched, applied = apply(base, Update(None, update.patches), self._host.schemas)
+                if update.workflow is None and not applied:
+                    return {"applied": {}, "ignored": update.ignored}
+                outputs = await self._host.validate(patched)
+            except ValidationError as exc:
+                self._report_error(f"update refused: {exc}", exc.as_dict())
+                raise
+            self._workflow, self._outputs = patched, outputs
+            self._version += 1
+        report = {"applied": applied, "ignored": update.ignored, "version": self._version}
+        if update.workflow is not None:
+            report["workflow"] = describe(patched)
+        if self._io is not None:
+            what = "workflow switched" if update.workflow else "parameters applied"
+            self._io.report_info(what, report)
+        return report
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self._state is ProcessorState.STOPPED:
+            return
+        self._state = ProcessorState.STOPPED
+        binding = self._binding
+        if binding is not None:
+            binding.stopped.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._host is not None:
+            await self._drain(self._host)
+            self._host.remove_listener(self._wake_threadsafe)
+        if binding is not None:
+            REGISTRY.remove_binding(binding)
+        self._io = None
+        self._binding = None
+
+    async def _drain(self, host: ComfyHost, timeout: float = 5.0) -> None:
+        host.cancel_queued(set(self._inflight))
+        deadline = time.monotonic() + timeout
+        while self._inflight and time.monotonic() < deadline:
+            for pid in list(self._inflight):
+                if host.take_result(pid) is not None or not host.is_pending(pid):
+                    host.take_result(pid)  # it may have finished between the two looks
+                    self._inflight.pop(pid)
+                    REGISTRY.pop(pid)
+            if self._inflight:
+                await asyncio.sleep(0.02)
+        for pid in self._inflight:  # still running (a slow node): drop its history when done
+            host.forget(pid)
+        self._inflight.clear()

@@ -1,0 +1,155 @@
+"""V3 nodes ``TrickleInput`` and ``TrickleOutput``. Imported only by ComfyUI (via ``extension``).
+
+Inside a stream prompt (its prompt id is registered by the driver) they exchange frames with the
+stream; in a prompt queued from the editor they use a test pattern (or the newest frame of a
+running stream) and show a preview in the node.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any
+
+from comfy_api.latest import io, ui
+
+from .bindings import REGISTRY, Ticket, deliver, take_frame
+from .convert import frame_to_image, image_to_frame
+from .pattern import test_pattern
+
+log = logging.getLogger(__name__)
+
+CATEGORY = "trickle"
+_editor_counter = itertools.count()
+
+
+def current_prompt_id() -> str | None:
+    """Id of the prompt running on this (worker) thread."""
+    try:
+        from comfy_execution.utils import get_executing_context
+
+        context = get_executing_context()
+        if context is not None:
+            return str(context.prompt_id)
+    except ImportError:  # older ComfyUI: fall back to the server's record
+        pass
+    from server import PromptServer
+
+    pid = getattr(PromptServer.instance, "last_prompt_id", None)
+    return None if pid is None else str(pid)
+
+
+def current_ticket() -> Ticket | None:
+    return REGISTRY.get(current_prompt_id())
+
+
+def _check_interrupt() -> None:
+    import comfy.model_management
+
+    comfy.model_management.throw_exception_if_processing_interrupted()
+
+
+def _blocked(count: int) -> io.NodeOutput:
+    """Stop the rest of the graph silently (no error event, no traceback)."""
+    from comfy_execution.graph_utils import ExecutionBlocker
+
+    return io.NodeOutput(*[ExecutionBlocker(None) for _ in range(count)])
+
+
+class TrickleInput(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TrickleInput",
+            display_name="Trickle Input (live video)",
+            category=CATEGORY,
+            description=(
+                "The current frame of the live stream. Run from the editor with no stream, it gives "
+                "a moving test pattern (or the newest frame of a running stream)."
+            ),
+            inputs=[
+                io.Int.Input(
+                    "test_width",
+                    default=512,
+                    min=64,
+                    max=4096,
+                    step=8,
+                    optional=True,
+                    tooltip="Width of the test pattern used when no stream is running.",
+                ),
+                io.Int.Input(
+                    "test_height",
+                    default=512,
+                    min=64,
+                    max=4096,
+                    step=8,
+                    optional=True,
+                    tooltip="Height of the test pattern used when no stream is running.",
+                ),
+            ],
+            outputs=[
+                io.Image.Output("image", tooltip="The frame as IMAGE [1,H,W,3], float32 in 0..1."),
+                io.Int.Output("width", tooltip="Frame width in pixels."),
+                io.Int.Output("height", tooltip="Frame height in pixels."),
+                io.Int.Output("frame_index", tooltip="Index of the frame in its stream, from 0."),
+                io.Float.Output("timestamp", tooltip="Presentation time of the frame in seconds."),
+            ],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs: Any) -> Any:
+        return float("nan")  # a new frame every run: never cached
+
+    @classmethod
+    def execute(cls, test_width: int = 512, test_height: int = 512) -> io.NodeOutput:
+        ticket = current_ticket()
+        if ticket is not None:
+            frame = take_frame(ticket, _check_interrupt)
+            if frame is None:  # stream ended or stopped, or no frame in time: skip quietly
+                return _blocked(5)
+            image, index, pts = frame.image, frame.index, frame.pts
+        else:
+            latest = REGISTRY.latest_frame()
+            if latest is not None:
+                image, index, pts = latest.image, latest.index, latest.pts
+            else:
+                index = next(_editor_counter)
+                image, pts = test_pattern(test_width, test_height, index), index * 3000
+        height, width = image.shape[:2]
+        return io.NodeOutput(frame_to_image(image), width, height, index, pts / 90000.0)
+
+
+class TrickleOutput(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TrickleOutput",
+            display_name="Trickle Output (live video)",
+            category=CATEGORY,
+            description=(
+                "Sends the picture back to the live stream (one output frame per input frame; of "
+                "a batch, the last picture is sent). Run from the editor, it shows a preview."
+            ),
+            is_output_node=True,
+            inputs=[
+                io.Image.Input(
+                    "images", tooltip="The processed frame (IMAGE). Of a batch, the last is sent."
+                ),
+            ],
+            outputs=[],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs: Any) -> Any:
+        return float("nan")
+
+    @classmethod
+    def execute(cls, images: Any) -> io.NodeOutput:
+        ticket = current_ticket()
+        if ticket is not None:
+            deliver(ticket, image_to_frame(images))
+            return io.NodeOutput()
+        return io.NodeOutput(ui=ui.PreviewImage(images, cls=cls))
+
+
+NODES: list[type[io.ComfyNode]] = [TrickleInput, TrickleOutput]

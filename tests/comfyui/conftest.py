@@ -1,0 +1,124 @@
+"""A real ComfyUI (CPU) with the pack installed, started once per test session.
+
+Skipped with the reason when ``COMFYUI_PATH`` is unset. Python: ``$COMFYUI_PYTHON``, else
+``$COMFYUI_PATH/venv/bin/python`` (``scripts/setup-comfyui.sh`` makes it). ComfyUI runs with a
+temporary ``--base-directory`` (custom_nodes/trickle-live → this checkout, an empty placeholder
+checkpoint so the diffusion example validates), so the ComfyUI tree is left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOT_TIMEOUT = 180.0
+
+
+@dataclass
+class ComfyUI:
+    url: str
+    base: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 30
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def get(self, path: str) -> Any:
+        status, body = self.request("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _python(comfy: Path) -> str:
+    return os.environ.get("COMFYUI_PYTHON") or str(comfy / "venv" / "bin" / "python")
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"ComfyUI exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url + "/system_stats", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"ComfyUI did not answer within {BOOT_TIMEOUT}s:\n{log_path.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    path = os.environ.get("COMFYUI_PATH")
+    if not path:
+        pytest.skip(
+            "COMFYUI_PATH is not set: point it at a ComfyUI checkout prepared with "
+            "scripts/setup-comfyui.sh to run the ComfyUI integration tests"
+        )
+    comfy = Path(path)
+    python = _python(comfy)
+    if not (comfy / "main.py").is_file() or not Path(python).exists():
+        pytest.skip(f"COMFYUI_PATH={comfy} has no main.py, or its python {python} is missing")
+    base = tmp_path_factory.mktemp("comfy-base")
+    (base / "custom_nodes").mkdir()
+    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+    (base / "models" / "checkpoints").mkdir(parents=True)
+    (base / "models" / "checkpoints" / "sd_turbo.safetensors").write_bytes(b"")
+    port = _free_port()
+    log_path = base / "comfyui.log"
+    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_IDLE_TIMEOUT": "20"}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path)
+        yield ComfyUI(url, base, log_path, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
