@@ -1,0 +1,67 @@
+"""RunnerConfig: environment parsing, fallbacks, validation, masking."""
+
+from __future__ import annotations
+
+import pytest
+from trickle_live.trickle.config import RunnerConfig
+from trickle_live.trickle.errors import ValidationError
+
+
+def test_defaults_serve_the_documented_flow() -> None:
+    cfg = RunnerConfig.from_env({})
+    assert (cfg.model_id, cfg.capacity, cfg.token, cfg.verify_tls) == ("comfystream", 1, "", False)
+    assert cfg.input_timeout == 60.0 and cfg.status_interval == 10.0
+    assert cfg.host_allowed("anything.example")
+
+
+def test_environment_values_are_converted() -> None:
+    env = {
+        "TRICKLE_TOKEN": "s3cret",
+        "TRICKLE_CAPACITY": "3",
+        "TRICKLE_STALE_TIMEOUT": "2.5",
+        "TRICKLE_VERIFY_TLS": "yes",
+        "TRICKLE_ALLOWED_HOSTS": "orch.local, 10.0.0.5",
+        "TRICKLE_UNKNOWN_THING": "x",
+    }
+    cfg = RunnerConfig.from_env(env)
+    assert cfg.token == "s3cret" and cfg.capacity == 3 and cfg.stale_timeout == 2.5
+    assert cfg.verify_tls is True
+    assert cfg.allowed_hosts == ("orch.local", "10.0.0.5")
+    assert cfg.host_allowed("ORCH.local") and not cfg.host_allowed("evil.example")
+    assert dict(cfg.extra) == {"TRICKLE_UNKNOWN_THING": "x"}
+
+
+def test_names_users_know_from_peers_are_fallbacks() -> None:
+    cfg = RunnerConfig.from_env(
+        {"AUTH_TOKEN": "a", "MODEL_ID": "comfyui", "ORCH_URL": "https://o:8935", "ORCH_SECRET": "z"}
+    )
+    assert (cfg.token, cfg.model_id, cfg.byoc_orch_url) == ("a", "comfyui", "https://o:8935")
+    assert RunnerConfig.from_env({"AUTH_TOKEN": "a", "TRICKLE_TOKEN": "b"}).token == "b"
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"TRICKLE_CAPACITY": "many"}, "TRICKLE_CAPACITY"),
+        ({"TRICKLE_CAPACITY": "0"}, "capacity"),
+        ({"TRICKLE_VERIFY_TLS": "maybe"}, "TRICKLE_VERIFY_TLS"),
+        ({"TRICKLE_INPUT_TIMEOUT": "-1"}, "input_timeout"),
+        ({"TRICKLE_LOG_LEVEL": "LOUD"}, "log_level"),
+        ({"TRICKLE_BYOC_ORCH_URL": "ftp://o"}, "byoc_orch_url"),
+        ({"TRICKLE_BYOC_ORCH_URL": "https://o"}, "byoc_orch_secret"),
+    ],
+)
+def test_invalid_values_name_the_field(env: dict[str, str], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        RunnerConfig.from_env(env)
+    assert info.value.field == field
+
+
+def test_public_view_masks_secrets_and_config_is_frozen() -> None:
+    cfg = RunnerConfig(token="t", byoc_orch_url="https://o", byoc_orch_secret="s")
+    shown = cfg.public()
+    assert shown["token"] == "(set)" and shown["byoc_orch_secret"] == "(set)"
+    assert "t" not in (shown["token"], shown["byoc_orch_secret"])
+    with pytest.raises(AttributeError):
+        cfg.capacity = 2  # type: ignore[misc]
+    assert cfg.with_overrides(capacity=2).capacity == 2
