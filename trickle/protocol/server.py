@@ -18,7 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from .channel import Channel
-from .server_handlers import TrickleHandlers
+from .server_handlers import Hook, HookError, TrickleHandlers
+
+__all__ = ["Hook", "HookError", "TrickleServer"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class TrickleServer:
         sweep_interval: float = 60.0,
         continue_interval: float = 10.0,
         disconnect_poll: float = 1.0,
+        before_create: Hook | None = None,
+        before_delete: Hook | None = None,
     ) -> None:
         self.base_path = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
         self.autocreate = autocreate
@@ -42,6 +46,8 @@ class TrickleServer:
         self.sweep_interval = sweep_interval
         self.continue_interval = continue_interval  # 100 Continue while a POST waits for bytes
         self.disconnect_poll = disconnect_poll  # how often a parked GET checks its client is there
+        self.before_create = before_create  # go-livepeer's BeforeCreate hook (HTTP create only)
+        self.before_delete = before_delete  # go-livepeer's BeforeDelete hook (HTTP delete only)
         self.channels: dict[str, Channel] = {}
         self.url: str | None = None  # set by serve()
         self._sweeper: asyncio.Task[None] | None = None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -17,6 +19,18 @@ if TYPE_CHECKING:
     from .server import TrickleServer
 
 log = logging.getLogger(__name__)
+
+Hook = Callable[[web.Request, str], "Awaitable[None] | None"]
+
+
+class HookError(Exception):
+    """Raised by a create/delete hook to refuse: a 4xx ``status`` is answered as is, others as 400."""
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"refused with {status}")
+        self.status = status
+        self.message = message
+
 
 _SEQ_RE = re.compile(r"[+-]?[0-9]{1,18}")  # what Go's strconv.Atoi takes (64-bit)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -45,6 +59,22 @@ def _client_gone(request: web.BaseRequest) -> bool:
     return transport is None or transport.is_closing()
 
 
+async def _run_hook(hook: Hook | None, request: web.Request, name: str) -> web.Response | None:
+    """Run a create/delete hook; the error response when it refuses (go-livepeer's mapping)."""
+    if hook is None:
+        return None
+    try:
+        result = hook(request, name)
+        if inspect.isawaitable(result):
+            await result
+    except HookError as exc:
+        return _error(exc.status if 400 <= exc.status < 500 else 400, exc.message or "Refused")
+    except Exception:  # a hook is foreign code: its failure is a server error, logged
+        log.exception("trickle hook failed for channel %s", name)
+        return _error(500, "Internal server error")
+    return None
+
+
 class TrickleHandlers:
     """Route handlers bound to one server's channels."""
 
@@ -55,6 +85,9 @@ class TrickleHandlers:
 
     async def create(self, request: web.Request) -> web.Response:
         name = request.match_info["channel"]
+        refused = await _run_hook(self.server.before_create, request, name)
+        if refused is not None:
+            return refused
         if self.server.get_channel(name) is None:
             if not self.server.autocreate:
                 return _error(404, h.STREAM_NOT_FOUND)
@@ -62,6 +95,9 @@ class TrickleHandlers:
         return web.Response()
 
     async def delete(self, request: web.Request) -> web.Response:
+        refused = await _run_hook(self.server.before_delete, request, request.match_info["channel"])
+        if refused is not None:
+            return refused
         if not self.server.delete_channel(request.match_info["channel"]):
             return _error(400, "Invalid stream")
         return web.Response()
