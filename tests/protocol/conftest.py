@@ -141,3 +141,56 @@ def path(base: str) -> Callable[[str], str]:
     """``path("ch/0")`` → the request path under the server's base path."""
     prefix = urlsplit(base).path
     return lambda rest: prefix + rest
+
+
+Handler = Callable[
+    [str, dict[str, str], asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
+]
+
+
+@dataclass
+class ScriptedServer:
+    """A raw HTTP/1.1 server on loopback whose answers a test writes by hand (fault injection)."""
+
+    url: str
+    requests: list[str]
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Callable[[Handler], Awaitable[ScriptedServer]]]:
+    servers: list[asyncio.Server] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def start(handler: Handler) -> ScriptedServer:
+        requests: list[str] = []
+
+        async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target = lines[0].split()[:2]
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
+                }
+                requests.append(f"{method} {target}")
+                await handler(f"{method} {target}", headers, reader, writer)
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        srv = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        servers.append(srv)
+        port = srv.sockets[0].getsockname()[1]
+        return ScriptedServer(f"http://127.0.0.1:{port}/", requests)
+
+    yield start
+    for srv in servers:
+        srv.close()
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for srv in servers:
+        await srv.wait_closed()
