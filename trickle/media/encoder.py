@@ -1,0 +1,178 @@
+"""Processed frames → MPEG-TS trickle segments, on the stream's encode thread (DESIGN §3).
+
+:class:`StreamEncoder` owns one thread and one :class:`TsWriter`. ``put_video`` / ``put_audio``
+may be called from any thread and never block: video waits in a small queue that drops the
+oldest frame when full (live video prefers fresh frames; drops are counted), audio in a larger one.
+The thread encodes, muxes and hands bytes to the :class:`SegmentSink` as they are written:
+``begin_segment`` when a segment's first bytes are ready (always at a keyframe), ``write`` for
+each piece, ``end_segment`` when the next keyframe (or the end of the stream) arrives. The sink is
+called on the encode thread; a sink that raises stops the encoder (reported through ``on_error``
+and ``stats.last_error``).
+
+Segmenting and time-base rules: see ``segmenter``, ``timing`` and ``docs/media.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from ..errors import MediaError
+from .frames import AudioFrame, VideoFrame
+from .segmenter import SegmentSink
+from .stats import EncoderStats
+from .ts_writer import TsWriter
+
+__all__ = ["SegmentSink", "StreamEncoder"]
+
+log = logging.getLogger(__name__)
+
+AUDIO_QUEUE = 256
+
+
+class StreamEncoder:
+    def __init__(
+        self,
+        sink: SegmentSink,
+        *,
+        segment_seconds: float = 1.0,
+        fps_hint: float = 30.0,
+        audio: bool = False,
+        name: str = "encoder",
+        preset: str = "superfast",
+        threads: int = 0,
+        crf: int = 23,
+        queue_size: int = 4,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        if segment_seconds <= 0:
+            raise ValueError(f"segment_seconds: expected > 0, received {segment_seconds}")
+        if fps_hint <= 0:
+            raise ValueError(f"fps_hint: expected > 0, received {fps_hint}")
+        self._sink = sink
+        self._settings = (segment_seconds, fps_hint, preset, threads, crf)
+        self.name = name
+        self.audio = audio
+        self._on_error = on_error
+        self._video: deque[VideoFrame] = deque()
+        self._audio: deque[AudioFrame] = deque()
+        self._queue_size = max(1, queue_size)
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self.stats = EncoderStats()
+
+    # -- any thread ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name}: already started")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def put_video(self, frame: VideoFrame) -> None:
+        """Queue a processed frame (never blocks; the oldest waiting frame goes when full)."""
+        with self._cond:
+            if self._closing:
+                return
+            if len(self._video) >= self._queue_size:
+                self._video.popleft()
+                self.stats.dropped += 1
+            self._video.append(frame)
+            self._cond.notify()
+
+    def put_audio(self, frame: AudioFrame) -> None:
+        """Queue an audio frame (ignored unless the encoder was made with ``audio=True``)."""
+        if not self.audio:
+            return
+        with self._cond:
+            if self._closing:
+                return
+            if len(self._audio) >= AUDIO_QUEUE:
+                self._audio.popleft()
+                self.stats.audio_dropped += 1
+            self._audio.append(frame)
+            self._cond.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Encode what is queued, flush, end the last segment and join the thread. Idempotent."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s: encode thread did not stop within %.1fs", self.name, timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- encode thread -------------------------------------------------------------------------
+
+    def _next_batch(self) -> tuple[list[AudioFrame], VideoFrame | None] | None:
+        with self._cond:
+            while not self._video and not self._audio and not self._closing:
+                self._cond.wait()
+            if not self._video and not self._audio:
+                return None
+            audio = list(self._audio)
+            self._audio.clear()
+            video = self._video.popleft() if self._video else None
+            return audio, video
+
+    def _run(self) -> None:
+        writer: TsWriter | None = None
+        try:
+            writer = self._open_writer()
+            while (batch := self._next_batch()) is not None:
+                audio, video = batch
+                for item in audio:
+                    writer.write_audio(item)
+                if video is not None:
+                    self._write_video(writer, video)
+            writer.close()
+        except Exception as exc:  # task boundary: the sink or the codec failed
+            log.exception("%s: encode thread failed", self.name)
+            self._report(f"encoder stopped: {exc}")
+            if writer is not None:
+                self._close_quietly(writer)
+        finally:
+            with self._cond:
+                self._closing = True
+                self._video.clear()
+                self._audio.clear()
+
+    def _open_writer(self) -> TsWriter:
+        segment_seconds, fps_hint, preset, threads, crf = self._settings
+        return TsWriter(
+            self._sink,
+            self.stats,
+            segment_seconds=segment_seconds,
+            fps_hint=fps_hint,
+            audio=self.audio,
+            preset=preset,
+            threads=threads,
+            crf=crf,
+        )
+
+    def _write_video(self, writer: TsWriter, frame: VideoFrame) -> None:
+        try:
+            writer.write_video(frame)
+        except MediaError as exc:  # a bad frame: skip it, keep the stream
+            self._report(str(exc))
+
+    def _close_quietly(self, writer: TsWriter) -> None:
+        try:
+            writer.close()
+        except Exception:  # already failing: the first error is the one reported
+            log.debug("%s: close after failure also failed", self.name, exc_info=True)
+
+    def _report(self, message: str) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = message
+        if self._on_error is not None:
+            self._on_error(message)

@@ -1,0 +1,191 @@
+"""Generated test clips: MPEG-TS with H.264 (and optional AAC/Opus audio), no binary fixtures.
+
+The picture is a moving colour gradient with the frame number written as a 16-bit barcode across
+the top band, so a test (or the demo) can read back which input frame an output frame came from
+even after lossy encoding (:func:`read_frame_number`). Clips are made with plain PyAV, independent
+of the encoder under test, with keyframes every ``keyframe_seconds`` (and only there).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from .segmenter import TsSegmenter
+from .timing import CLOCK_HZ, TB_90K
+
+BARCODE_BITS = 16
+AUDIO_RATE = 48_000
+
+
+def pattern_frame(index: int, width: int, height: int) -> np.ndarray:
+    """The test picture for frame ``index``: uint8 RGB (H, W, 3), barcode of ``index`` on top."""
+    x = np.arange(width, dtype=np.uint16)[None, :]
+    y = np.arange(height, dtype=np.uint16)[:, None]
+    image = np.empty((height, width, 3), dtype=np.uint8)
+    image[..., 0] = (x * 255 // max(1, width - 1) + index * 4) % 256
+    image[..., 1] = (y * 255 // max(1, height - 1) + index * 2) % 256
+    image[..., 2] = (index * 8) % 256
+    band = _band_height(height)
+    block = width // BARCODE_BITS
+    if block >= 2:
+        for bit in range(BARCODE_BITS):
+            value = 255 if (index >> bit) & 1 else 0
+            image[:band, bit * block : (bit + 1) * block] = value
+    return image
+
+
+def _band_height(height: int) -> int:
+    return max(4, height // 8)
+
+
+def read_frame_number(image: np.ndarray) -> int:
+    """The frame number from a (decoded, lossy) :func:`pattern_frame` picture."""
+    height, width = image.shape[:2]
+    band = _band_height(height)
+    block = width // BARCODE_BITS
+    if block < 2:
+        raise ValueError(
+            f"width: expected >= {2 * BARCODE_BITS} to carry a barcode, received {width}"
+        )
+    number = 0
+    for bit in range(BARCODE_BITS):
+        margin = block // 4
+        cell = image[1 : band - 1, bit * block + margin : (bit + 1) * block - margin]
+        if float(cell.mean()) > 127.5:
+            number |= 1 << bit
+    return number
+
+
+def make_test_clip(
+    seconds: float = 2.0,
+    width: int = 64,
+    height: int = 64,
+    fps: float = 30.0,
+    audio: bool | str = False,
+    *,
+    keyframe_seconds: float = 1.0,
+    start_pts: int = 90_000,
+    first_index: int = 0,
+    preset: str = "veryfast",
+) -> bytes:
+    """An MPEG-TS clip: H.264 (yuv420p, no B-frames), pts on 90 kHz from ``start_pts``.
+
+    ``start_pts`` defaults to 1 s: audio encoders prime with negative timestamps, and a clip that
+    starts at 0 would be shifted by the muxer, so its video would not start at ``start_pts``.
+
+    ``audio``: False, True or "aac" (AAC), or "opus" (Opus): a 440 Hz stereo tone at 48 kHz.
+    """
+    out_buf = io.BytesIO()
+    count = round(seconds * fps)
+    with av.open(out_buf, mode="w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        gop = max(1, round(keyframe_seconds * fps))
+        video.codec_context.time_base = TB_90K
+        video.codec_context.options = {
+            "preset": preset,
+            "tune": "zerolatency",
+            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
+        }
+        tone = (
+            _ToneWriter(container, "aac" if audio is True else audio, start_pts) if audio else None
+        )
+        for i in range(count):
+            pts = start_pts + round(i * CLOCK_HZ / fps)
+            frame = av.VideoFrame.from_ndarray(pattern_frame(first_index + i, width, height))
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = pts, TB_90K
+            container.mux(video.encode(frame))
+            if tone is not None:
+                tone.write_until(pts + round(CLOCK_HZ / fps))
+        container.mux(video.encode(None))
+        if tone is not None:
+            tone.flush()
+    return out_buf.getvalue()
+
+
+class _ToneWriter:
+    """Writes a stereo sine tone in codec-sized frames, keeping pace with the video."""
+
+    def __init__(self, container: av.container.OutputContainer, codec: str, start_pts: int) -> None:
+        name = {"aac": "aac", "opus": "libopus"}.get(codec)
+        if name is None:
+            raise ValueError(f"audio: expected 'aac' or 'opus', received {codec!r}")
+        stream = container.add_stream(name, rate=AUDIO_RATE, layout="stereo")
+        assert isinstance(stream, av.AudioStream)
+        self.stream = stream
+        self.stream.format = "fltp" if name == "aac" else "s16"
+        self.frame_size = 1024 if name == "aac" else 960
+        self.container = container
+        self.start = start_pts * AUDIO_RATE // CLOCK_HZ
+        self.samples = 0
+
+    def write_until(self, pts_90k: int) -> None:
+        while (self.start + self.samples) * CLOCK_HZ < pts_90k * AUDIO_RATE:
+            t = (np.arange(self.frame_size) + self.samples) / AUDIO_RATE
+            wave = (np.sin(2 * np.pi * 440.0 * t) * 0.3).astype(np.float32)
+            if self.stream.format.name == "s16":
+                data = (np.repeat(wave, 2)[None, :] * 32767).astype(np.int16)
+            else:
+                data = np.stack([wave, wave])
+            frame = av.AudioFrame.from_ndarray(
+                data, format=self.stream.format.name, layout="stereo"
+            )
+            frame.sample_rate = AUDIO_RATE
+            frame.pts, frame.time_base = self.start + self.samples, Fraction(1, AUDIO_RATE)
+            self.container.mux(self.stream.encode(frame))
+            self.samples += self.frame_size
+
+    def flush(self) -> None:
+        self.container.mux(self.stream.encode(None))
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.segments: list[bytearray] = []
+
+    def begin_segment(self) -> None:
+        self.segments.append(bytearray())
+
+    def write(self, data: bytes) -> None:
+        self.segments[-1] += data
+
+    def end_segment(self) -> None:
+        pass
+
+
+def split_segments(data: bytes) -> list[bytes]:
+    """Cut a TS byte stream into trickle segments at its video keyframes (see ``segmenter``)."""
+    sink = _Collect()
+    segmenter = TsSegmenter(sink)
+    segmenter.feed(data)
+    segmenter.flush()
+    return [bytes(s) for s in sink.segments]
+
+
+def iter_segments(
+    seconds: float = 2.0,
+    width: int = 64,
+    height: int = 64,
+    fps: float = 30.0,
+    audio: bool | str = False,
+    *,
+    keyframe_seconds: float = 1.0,
+    start_pts: int = 90_000,
+) -> Iterator[bytes]:
+    """The trickle segments of a generated clip (one per keyframe interval)."""
+    clip = make_test_clip(
+        seconds, width, height, fps, audio, keyframe_seconds=keyframe_seconds, start_pts=start_pts
+    )
+    yield from split_segments(clip)
+
+
+def chunks(data: bytes, size: int) -> Iterator[bytes]:
+    """``data`` in pieces of ``size`` bytes (the last may be shorter)."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
