@@ -1,1 +1,72 @@
-"""The pack's HTTP surface inside ComfyUI's PromptServer (and on any bare aiohttp app for tests)."""
+"""The pack's HTTP surface inside ComfyUI's PromptServer (and on any bare aiohttp app for tests).
+
+``register(target, api, store, ...)`` mounts the runner, BYOC and pack routes (``trickle/runner``)
+plus the live-workflow and test-stream routes on a ``web.Application``, its router or a
+``RouteTableDef``; ``routes.comfy.register_in_comfyui`` does it on ``PromptServer.instance`` with
+the path checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..nodes.store import WorkflowStore
+from .test_stream import Factory, TestStreamRoutes
+from .workflows import Validate, WorkflowRoutes
+
+Skip = Callable[[str, str], bool]
+
+
+def add_routes(target: Any, specs: list[tuple[str, str, Any]], skip: Skip | None = None) -> int:
+    """Add (method, path, handler) routes to an app, router or RouteTableDef; returns how many."""
+    if isinstance(target, web.Application):
+        target = target.router
+    count = 0
+    for method, path, handler in specs:
+        if skip is None or not skip(method, path):
+            if isinstance(target, web.RouteTableDef):
+                target.route(method, path)(handler)
+            else:
+                target.add_route(method, path, handler)
+            count += 1
+    return count
+
+
+def register_pack(
+    target: Any,
+    store: WorkflowStore,
+    *,
+    validate: Validate | None = None,
+    factory: Factory | None = None,
+    skip: Skip | None = None,
+) -> int:
+    """The routes that need ComfyUI's pieces: live workflows and (with a factory) the test stream."""
+    specs = WorkflowRoutes(store, validate).specs()
+    if factory is not None:
+        specs += TestStreamRoutes(factory).specs()
+    return add_routes(target, specs, skip)
+
+
+def register(
+    target: Any,
+    api: Any,
+    store: WorkflowStore,
+    *,
+    validate: Validate | None = None,
+    factory: Factory | None = None,
+    skip: Skip | None = None,
+    api_aliases: bool = True,
+) -> Any:
+    """Mount every route; ``skip(method, path)`` True leaves a route out (the path is taken).
+
+    ``api`` is a ``trickle.runner.api.RunnerAPI``. ``api_aliases``: also serve ``/api/stream/*``
+    (off inside ComfyUI, which adds ``/api`` twins itself). Returns the runner's ``Mounted``.
+    """
+    from ..trickle.runner.routes import mount
+
+    mounted = mount(target, api, api_aliases=api_aliases, skip=skip)
+    register_pack(target, store, validate=validate, factory=factory, skip=skip)
+    return mounted

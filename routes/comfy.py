@@ -1,0 +1,109 @@
+"""Registering the pack's routes on ComfyUI's ``PromptServer.instance`` (at import, before start).
+
+ComfyUI turns ``PromptServer.instance.routes`` into app routes after every pack is imported, and
+adds an ``/api`` twin of each; two packs registering one method and path stop ComfyUI from
+starting. So every path (and its ``/api`` twin) is checked against what is already registered —
+core, other packs — and a taken one is skipped with a warning instead of duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..nodes.comfy_host import ComfyHost
+from ..nodes.driver import ComfyProcessor
+from ..nodes.graph import Workflow
+from ..nodes.store import WorkflowStore
+from . import Skip, register_pack
+
+log = logging.getLogger(__name__)
+
+
+def taken_routes(server: Any) -> set[tuple[str, str]]:
+    """(method, path) already registered on the PromptServer's route table and app router."""
+    taken: set[tuple[str, str]] = set()
+    for route in server.routes:
+        if isinstance(route, web.RouteDef):
+            taken.add((route.method.upper(), route.path))
+    for resource in server.app.router.resources():
+        for route in resource:
+            taken.add((route.method.upper(), resource.canonical))
+    return taken
+
+
+def path_checker(taken: set[tuple[str, str]]) -> Skip:
+    """``skip(method, path)``: True when the path or its ``/api`` twin is taken (then warns)."""
+
+    def skip(method: str, path: str) -> bool:
+        paths = (path, "/api" + path)
+        methods = {method, "*"} | ({"HEAD"} if method == "GET" else set())
+        if any((m, p) in taken for m in methods for p in paths):
+            log.warning(
+                "trickle-live: %s %s is already registered by ComfyUI or another pack; "
+                "not adding it again",
+                method,
+                path,
+            )
+            return True
+        taken.update((method, p) for p in paths)
+        return False
+
+    return skip
+
+
+def comfy_factory(store: WorkflowStore) -> Callable[[dict[str, Any], str], ComfyProcessor]:
+    def factory(params: dict[str, Any], model_id: str) -> ComfyProcessor:
+        return ComfyProcessor(params=dict(params), model_id=model_id, store=store)
+
+    return factory
+
+
+async def validate(workflow: Workflow) -> Any:
+    return await ComfyHost.get().validate(workflow)
+
+
+def register_in_comfyui(store: WorkflowStore) -> None:
+    from server import PromptServer
+
+    server = PromptServer.instance
+    skip = path_checker(taken_routes(server))
+    factory = comfy_factory(store)
+    count = register_pack(server.routes, store, validate=validate, factory=factory, skip=skip)
+    try:
+        count += _mount_runner(server, factory, skip)
+    except ImportError:
+        log.exception("trickle-live: the runner routes are unavailable")
+    log.info("trickle-live: %d routes registered", count)
+
+
+def _mount_runner(server: Any, factory: Callable[..., ComfyProcessor], skip: Skip) -> int:
+    from ..trickle.config import RunnerConfig
+    from ..trickle.runner.api import RunnerAPI
+    from ..trickle.runner.routes import mount
+    from ..trickle.session.manager import StreamManager
+
+    config = RunnerConfig.from_env()
+    manager = StreamManager(config, lambda request: factory(request.params, request.model_id))
+    api = RunnerAPI(manager, config)
+    mounted = mount(server.routes, api, api_aliases=False, skip=skip)
+    if mounted.pack is not None:
+        mounted.pack.sections["comfyui"] = lambda: comfy_status(manager)
+    return len(mounted.registered)
+
+
+def comfy_status(manager: Any) -> dict[str, Any]:
+    host = ComfyHost._instance
+    streams = {}
+    for session in manager.active():
+        processor = session.processor
+        if isinstance(processor, ComfyProcessor):
+            streams[session.stream_id] = {"source": processor.source, **processor.counters}
+    return {
+        "queue_item_fields": host.item_length if host else None,
+        "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
+        "streams": streams,
+    }
