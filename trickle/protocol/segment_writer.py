@@ -43,6 +43,7 @@ class SegmentWriter:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_SIZE)
         self._ended = False
         self._task = asyncio.create_task(self._run(), name=f"trickle-post {self.url}")
+        self._task.add_done_callback(_mark_retrieved)  # its error is raised by write()/close()
 
     @property
     def done(self) -> bool:
@@ -139,6 +140,11 @@ class SegmentWriter:
             text = "" if resp.status == 200 else await _short_text(resp)
             _check(self.url, resp, text)
             log.debug("POST %s: 200 after %d bytes", self.url, self.sent)
+
+
+def _mark_retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def delete_url(session: aiohttp.ClientSession, url: str, timeout: float) -> int | None:
