@@ -189,3 +189,57 @@ def chunks(data: bytes, size: int) -> Iterator[bytes]:
     """``data`` in pieces of ``size`` bytes (the last may be shorter)."""
     for i in range(0, len(data), size):
         yield data[i : i + size]
+
+
+class SegmentCollector:
+    """A SegmentSink that keeps every segment and the order of calls (tests, demo, benchmarks)."""
+
+    def __init__(self) -> None:
+        self.segments: list[bytearray] = []
+        self.events: list[str] = []
+        self.open = False
+
+    def begin_segment(self) -> None:
+        self.segments.append(bytearray())
+        self.events.append("begin")
+        self.open = True
+
+    def write(self, data: bytes) -> None:
+        self.segments[-1] += data
+        self.events.append("write")
+
+    def end_segment(self) -> None:
+        self.events.append("end")
+        self.open = False
+
+    def data(self) -> bytes:
+        return b"".join(self.segments)
+
+
+class DecodedClip:
+    """What plain PyAV (default options, parsers on) finds in a TS byte stream."""
+
+    def __init__(self, data: bytes) -> None:
+        self.video: list[av.VideoFrame] = []
+        self.audio_samples = 0
+        self.audio_pts: list[int] = []
+        with av.open(io.BytesIO(data), mode="r", format="mpegts") as container:
+            self.codecs = [s.codec_context.name for s in container.streams]
+            for packet in container.demux():
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame):
+                        self.video.append(frame)
+                    elif isinstance(frame, av.AudioFrame):
+                        self.audio_samples += frame.samples
+                        if frame.pts is not None:
+                            self.audio_pts.append(frame.pts)
+
+    @property
+    def pts(self) -> list[int | None]:
+        return [f.pts for f in self.video]
+
+    def images(self) -> list[np.ndarray]:
+        return [f.to_ndarray(format="rgb24") for f in self.video]
+
+    def numbers(self) -> list[int]:
+        return [read_frame_number(image) for image in self.images()]
