@@ -81,6 +81,17 @@ class ComfyProcessor:
     def workflow(self) -> Workflow:
         return self._workflow
 
+    def stats(self) -> dict[str, Any]:
+        """For the status API: counters, workflow version and live parameter values."""
+        return {
+            "source": self.source,
+            "version": self._version,
+            "state": self._state.value,
+            "last_error": self._last_error,
+            **self.counters,
+            **describe(self._workflow),
+        }
+
     async def start(self, io: FrameIO) -> None:
         self._io = io
         self._binding = StreamBinding(io, frame_wait=self.frame_wait)

@@ -101,7 +101,7 @@ def comfy_status(manager: Any) -> dict[str, Any]:
     for session in manager.active():
         processor = session.processor
         if isinstance(processor, ComfyProcessor):
-            streams[session.stream_id] = {"source": processor.source, **processor.counters}
+            streams[session.stream_id] = processor.stats()
     return {
         "queue_item_fields": host.item_length if host else None,
         "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
