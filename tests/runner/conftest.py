@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -10,6 +12,9 @@ import pytest
 from trickle_live.trickle.config import RunnerConfig
 
 RunnerFactory = Callable[..., Awaitable[Any]]
+
+# Test modules here import their helpers as ``runner_streamkit`` (importlib mode adds no path).
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -30,7 +30,9 @@ class ByocRoutes:
         check_token(request, api.config.token)
         body = await read_json(request, api.config.max_body_bytes)
         stream_id = self._stream_id(request)
-        start = api.parse_start(body, required=(), source="byoc", stream_id=stream_id)
+        start = api.parse_start(
+            body, required=("subscribe_url",), source="byoc", stream_id=stream_id
+        )
         await api.start_stream(start)
         return json_ok({"status": "success", "stream_id": start.key})
 

@@ -161,17 +161,26 @@ class GatewayStream:
             self._tasks.append(asyncio.create_task(self._keepalive(), name="gateway keepalive"))
 
     async def publish(
-        self, segments: Iterable[tuple[bytes, float]], *, realtime: bool = True
+        self, segments: Iterable[tuple[bytes, float]], *, realtime: bool = True, pieces: int = 10
     ) -> int:
-        """Publish (segment bytes, duration seconds) pairs, paced in real time; returns the count."""
+        """Publish (segment bytes, duration seconds) pairs; returns the count.
+
+        ``realtime``: each segment is written in ``pieces`` parts spread over its duration, as a
+        gateway's ingest produces it (bytes leave as the camera makes them); otherwise at once.
+        """
         count = 0
         due = time.monotonic()
         for data, duration in segments:
-            await self.input.write_segment(data)
+            if not realtime:
+                await self.input.write_segment(data)
+            else:
+                step = -(-len(data) // pieces)
+                async with await self.input.next_segment() as writer:
+                    for i in range(0, len(data), step):
+                        await writer.write(data[i : i + step])
+                        due += duration * step / len(data)
+                        await asyncio.sleep(max(0.0, due - time.monotonic()))
             count += 1
-            due += duration
-            if realtime:
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
         return count
 
     async def send_control(self, message: dict[str, Any]) -> None:

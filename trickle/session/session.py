@@ -47,7 +47,7 @@ from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-INPUT_QUEUE = 2
+INPUT_QUEUE = 3
 DRAIN_S = 2.0
 
 
@@ -265,14 +265,21 @@ class StreamSession:
             stopped=self._stop.is_set(),
         )
 
+    def _drained(self) -> bool:
+        """Every input frame the processor took has come out (one output per input)."""
+        taken = self._input.put_count - self._input.dropped - len(self._input)
+        return len(self._input) == 0 and self._output.put_count >= taken
+
     async def _teardown(self, tasks: list[asyncio.Task[Any]]) -> None:
         events_task = next((t for t in tasks if t.get_name().startswith("events")), None)
         await cancel_and_wait(t for t in tasks if t is not events_task)
         loop = asyncio.get_running_loop()
         graceful = self.stop_reason is not None and self.stop_reason.startswith("input ended")
-        if graceful:
+        if graceful:  # decode what arrived and let the processor finish it (bounded)
             self.decoder.end()
-            await _wait_until(lambda: len(self._input) == 0, DRAIN_S)
+            await loop.run_in_executor(None, self.decoder.wait, DRAIN_S)
+            if self.processor.state is ProcessorState.READY:
+                await _wait_until(self._drained, DRAIN_S)
         await loop.run_in_executor(None, self.decoder.close, 5.0)
         self._input.close()
         await _safely(self.processor.stop(), "processor stop")
