@@ -28,6 +28,7 @@ class Channel:
         self.write_time = time.monotonic()
         self.closed = False
         self._ring: list[SegmentBuffer | None] = [None] * RING_SIZE
+        self.parked: set[SegmentBuffer] = set()  # POSTs outside the ring until their first byte
 
     def resident(self, seq: int) -> SegmentBuffer | None:
         """The segment ``seq`` if the ring still holds it (open, closed, or preconnected)."""
@@ -114,9 +115,10 @@ class Channel:
     def close(self) -> None:
         """Close the channel and every segment; waiting readers see ``Lp-Trickle-Closed``."""
         self.closed = True
-        for seg in self._ring:
+        for seg in [*self._ring, *self.parked]:
             if seg is not None:
                 seg.close()
+        self.parked.clear()
 
     def _drop_others(self, seq: int) -> None:
         """After a restart nothing of the old publisher stays readable: close and forget it."""

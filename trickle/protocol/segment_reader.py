@@ -34,6 +34,8 @@ class Segment:
         self.complete = False
         self._sub = subscriber
         self._resp: aiohttp.ClientResponse | None = resp
+        self._stalled = 0  # resumes in a row that brought no new byte
+        self._resumed_at = -1
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body in pieces of whatever size arrived; ends when the segment ends."""
@@ -83,6 +85,12 @@ class Segment:
         if self._resp is not None:
             self._resp.close()
         self._resp = None
+        self._stalled = self._stalled + 1 if self.delivered == self._resumed_at else 1
+        self._resumed_at = self.delivered
+        if self._stalled > self._sub.max_retries:
+            raise ProtocolError(
+                self.url, 0, f"segment cut off after {self.delivered} bytes: {cause}"
+            )
         for attempt in range(1, self._sub.max_retries + 1):
             log.warning("%s cut off after %d bytes (%s); resuming", self.url, self.delivered, cause)
             await asyncio.sleep(min(self._sub.retry_delay * 2 ** (attempt - 1), 5.0))

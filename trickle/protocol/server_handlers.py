@@ -202,22 +202,40 @@ class TrickleHandlers:
         reset = bool(request.headers.get(h.RESET, "").strip())
         restart = channel.is_restart(seq, reset)
         seg = channel.segment_for_write(seq, restart)
-        if seg is None:
-            resp = self._not_available(channel, str(seq))
-            resp.force_close()
-            return resp
         if reset:
             channel.close_before(seq)
+        if seg is None:
+            # Its slot holds a newer segment: a late POST, or a preconnect of a publisher that is
+            # restarting (its seq 0 has not started yet). Park it; decide at its first byte.
+            seg = SegmentBuffer(seq)
+            channel.parked.add(seg)
+            try:
+                return await self._receive(request, channel, seg, restart, parked=True)
+            finally:
+                channel.parked.discard(seg)
         return await self._receive(request, channel, seg, restart)
 
     async def _receive(
-        self, request: web.Request, channel: Channel, seg: SegmentBuffer, restart: bool
+        self,
+        request: web.Request,
+        channel: Channel,
+        seg: SegmentBuffer,
+        restart: bool,
+        *,
+        parked: bool = False,
     ) -> web.Response:
         try:
             first = await self._first_bytes(request, seg)
         except ConnectionError:
             log.debug("publisher of %s/%d went away before sending", channel.name, seg.seq)
             return web.Response(status=499)  # nothing written: the segment stays as it was
+        if parked and not seg.closed:
+            placed = channel.segment_for_write(seg.seq, restart)
+            if placed is None:  # still late: never evict newer data, never move the head back
+                resp = self._not_available(channel, str(seg.seq))
+                resp.force_close()
+                return resp
+            seg = placed
         channel.started(seg.seq, restart)
         if not first:
             seg.close()
