@@ -119,9 +119,10 @@ class StreamEncoder:
                 self._cond.wait()
             if not self._video and not self._audio:
                 return None
-            audio = list(self._audio)
-            self._audio.clear()
             video = self._video.popleft() if self._video else None
+            audio: list[AudioFrame] = []
+            while self._audio and (video is None or self._audio[0].pts <= video.pts):
+                audio.append(self._audio.popleft())  # in pts order with the video
             return audio, video
 
     def _run(self) -> None:

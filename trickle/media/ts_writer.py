@@ -8,8 +8,9 @@ muxer re-sends PAT/PMT before every keyframe, where the segmenter cuts.
 
 - video: :class:`H264Encoder` (re-created on a size change; the muxer stream stays), written
   with ``omit_video_pes_length=0`` so a reader can hand on a frame as soon as its PES is complete;
-- audio (optional): Opus 48 kHz stereo, dropped until the first video frame is written (so each
-  segment starts with tables and an IDR, like go-livepeer does for WHIP input);
+- audio (optional): Opus 48 kHz stereo, held (up to 100 frames) until the first video frame is
+  written, and audio older than that frame dropped, so the first segment starts with tables and
+  an IDR like every other;
 - timestamps: output pts = input pts, kept monotonic by :class:`MonotonicPts` (see ``timing``).
 
 With audio, FFmpeg's interleaver may hold the newest packet until a packet of the other stream,
@@ -20,6 +21,7 @@ frame interval of extra latency. Without audio nothing is held.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from fractions import Fraction
 
 import av
@@ -33,6 +35,7 @@ from .video_out import H264Encoder
 
 log = logging.getLogger(__name__)
 
+EARLY_AUDIO_FRAMES = 100  # audio held until the first video frame is written (about 2 s)
 MUXER_OPTIONS = {
     "flush_packets": "1",
     "omit_video_pes_length": "0",
@@ -89,7 +92,8 @@ class TsWriter:
             self._audio_stream = add_opus_stream(self._container)
             self._audio = OpusEncoder(self._audio_stream)
         self._pts = MonotonicPts(max(1, round(CLOCK_HZ / fps_hint)))
-        self._video_started = False
+        self._first_video_pts: int | None = None
+        self._early_audio: deque[AudioFrame] = deque(maxlen=EARLY_AUDIO_FRAMES)
         self._closed = False
 
     def write_video(self, frame: VideoFrame) -> None:
@@ -97,18 +101,30 @@ class TsWriter:
         packets = self._video.encode(frame.image, pts)
         self._mux(packets, self._video_stream)
         self.stats.frames += 1
-        self._video_started = self._video_started or bool(packets)
+        if self._first_video_pts is None and packets:
+            self._start_audio(pts)
         self._update_stats()
 
     def write_audio(self, frame: AudioFrame) -> None:
         if self._audio is None:
             return
-        if not self._video_started:
+        if self._first_video_pts is None:  # hold audio until the first keyframe is written
+            if len(self._early_audio) == self._early_audio.maxlen:
+                self.stats.audio_dropped += 1
+            self._early_audio.append(frame)
+            return
+        pts = frame.pts + self._pts.offset
+        if pts < self._first_video_pts:
             self.stats.audio_dropped += 1
             return
-        packets = self._audio.encode(frame.frame, frame.pts + self._pts.offset)
+        packets = self._audio.encode(frame.frame, pts)
         self._mux(packets, self._audio_stream)
         self.stats.audio_frames += len(packets)
+
+    def _start_audio(self, first_video_pts: int) -> None:
+        self._first_video_pts = first_video_pts
+        while self._early_audio:
+            self.write_audio(self._early_audio.popleft())
 
     def _mux(self, packets: list[av.Packet], stream: av.stream.Stream | None) -> None:
         for packet in packets:
@@ -129,7 +145,7 @@ class TsWriter:
         self._closed = True
         try:
             self._mux(self._video.flush(), self._video_stream)
-            if self._audio is not None and self._video_started:
+            if self._audio is not None and self._first_video_pts is not None:
                 self._mux(self._audio.flush(), self._audio_stream)
         finally:
             self._container.close()
