@@ -27,6 +27,7 @@ from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow, adapt, describe
 from .params import Update, apply, classify
 from .store import PASSTHROUGH, WorkflowStore, load_bundled, select_workflow
+from .warmup import warm_up, warm_up_size
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +135,28 @@ class ComfyProcessor:
             self.source = f"bundled passthrough (after: {exc})"
         loop = asyncio.get_running_loop()
         self._wake_threadsafe = lambda: loop.call_soon_threadsafe(self._wake.set)
-        REGISTRY.add_binding(self._binding)
         host.add_listener(self._wake_threadsafe)
-        self._state = ProcessorState.READY
+        await self._warm_up()
+        REGISTRY.add_binding(self._binding)
+        if self._state is ProcessorState.LOADING:
+            self._state = ProcessorState.READY
         self._loaded.set()
         self._io.report_info("workflow loaded", {"source": self.source, **describe(self._workflow)})
         initial = {k: v for k, v in (self._params or {}).items() if k not in ("prompt", "prompts")}
         if initial:
             with contextlib.suppress(ValidationError):
                 await self.update(initial)
+
+    async def _warm_up(self) -> None:
+        assert self._host is not None
+        began = time.monotonic()
+        size = warm_up_size(self._params)
+        result = await warm_up(self._host, self._workflow, self._outputs, self._wake, size)
+        if result is None or not result.ok:
+            error = "no answer" if result is None else result.error
+            self._fail(f"warm-up failed: {error}", {} if result is None else result.detail)
+        else:
+            log.info("stream %s: warm-up took %.2fs", self._stream_id, time.monotonic() - began)
 
     async def _set_workflow(self, workflow: Workflow) -> list[str]:
         assert self._host is not None

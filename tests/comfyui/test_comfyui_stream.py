@@ -1,0 +1,181 @@
+"""Live streams through a real ComfyUI, the way an orchestrator and a gateway drive them.
+
+The in-process trickle server plays the orchestrator (channels, the start request) and a gateway
+publishes a generated clip in real time whose frames carry their number as a barcode, so each
+output frame can be traced to its input frame (pts kept exactly; inverted or not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from trickle_live.trickle.media.testclip import iter_segments, read_frame_number
+from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
+
+pytestmark = pytest.mark.comfyui
+
+ROOT = Path(__file__).resolve().parents[2]
+FPS, SIZE, START_PTS = 30, 128, 90_000
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / "workflows" / f"{name}.api.json").read_text())
+
+
+@dataclass
+class Output:
+    frames: list[tuple[int, int, bool]]  # (pts, frame number, inverted)
+    events: list[dict[str, Any]]
+    status: dict[str, Any]
+
+
+def decode(data: bytes) -> list[tuple[int, int, bool]]:
+    frames = []
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        for frame in container.decode(video=0):
+            image = frame.to_ndarray(format="rgb24")
+            pts = int(frame.pts)
+            plain = read_frame_number(image)
+            inverted = read_frame_number(255 - image)
+            expected = (pts - START_PTS) // 3000
+            frames.append((pts, expected, inverted == expected and plain != expected))
+    return frames
+
+
+async def _get(url: str) -> Any:
+    def fetch() -> Any:
+        import urllib.request
+
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    return await asyncio.to_thread(fetch)
+
+
+async def wait_idle(url: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    health = ""
+    while time.monotonic() < deadline:
+        health = (await _get(url + "/health"))["status"]
+        if health == "IDLE":
+            return health
+        await asyncio.sleep(0.2)
+    return health
+
+
+async def run_stream(
+    url: str,
+    params: dict[str, Any],
+    seconds: int,
+    during: Callable[[GatewayStream, str], Awaitable[Any]] | None = None,
+) -> Output:
+    orch = LocalOrchestrator()
+    await orch.start()
+    channels = orch.create_channels()
+    gateway = GatewayStream(channels)
+    gateway.start_readers()
+    stream_id = f"stream-{channels.mid}"
+    try:
+        status, body, took = await orch.start_stream(url, channels, params, stream_id=stream_id)
+        assert status == 200 and took < 1.0, (status, body, took)
+        segments = [(s, 1.0) for s in iter_segments(seconds, SIZE, SIZE, FPS, start_pts=START_PTS)]
+        publishing = asyncio.create_task(gateway.publish(segments))
+        if during is not None:
+            await during(gateway, stream_id)
+        await publishing
+        await asyncio.sleep(1.0)  # the last frames through the graph
+        snapshot = await _get(url + "/trickle/status")
+        await gateway.end_input()
+        assert await wait_idle(url) == "IDLE"
+        deadline = time.monotonic() + 10
+        while gateway.output.end_reason is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        events = [e for _, e in gateway.events]
+        return Output(decode(bytes(gateway.output.data)), events, snapshot)
+    finally:
+        await gateway.close()
+        await orch.close()
+
+
+def check_frames(out: Output, seconds: int) -> None:
+    total = seconds * FPS
+    numbers = [n for _, n, _ in out.frames]
+    assert all(0 <= n < total for n in numbers), numbers[:10]
+    assert numbers == sorted(set(numbers)), "output frames out of order or doubled"
+    assert all(pts == START_PTS + n * 3000 for pts, n, _ in out.frames)
+    assert len(numbers) >= 0.85 * total, f"{len(numbers)} of {total} frames came out"
+
+
+async def test_passthrough_stream_frame_count_and_pts(comfyui) -> None:
+    out = await run_stream(comfyui.url, {"prompt": workflow("passthrough")}, 10)
+    check_frames(out, 10)
+    assert not any(inv for _, _, inv in out.frames)
+    assert "error" not in [e.get("event", {}).get("type") for e in out.events]
+
+
+async def test_effect_stream_inverts_frames(comfyui) -> None:
+    out = await run_stream(comfyui.url, {"prompt": json.dumps(workflow("invert"))}, 6)
+    check_frames(out, 6)
+    inverted = [inv for _, _, inv in out.frames]
+    assert sum(inverted) >= 0.85 * len(inverted), f"{sum(inverted)} of {len(inverted)} inverted"
+
+
+async def test_updates_and_switch_during_stream_editor_run_history(comfyui) -> None:
+    url = comfyui.url
+    editor_prompt = str(uuid.uuid4())
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.5)
+        await gateway.send_control({"radius": 7, "sigma": 3.0})
+        await asyncio.sleep(1.5)
+        seen["mid"] = (await _get(url + "/trickle/status"))["comfyui"]["streams"][stream_id]
+        body = {"prompt": workflow("passthrough"), "prompt_id": editor_prompt, "client_id": "ed"}
+        seen["editor"] = await asyncio.to_thread(comfyui.request, "POST", "/prompt", body)
+        await gateway.send_control({"prompt": workflow("invert")})
+
+    out = await run_stream(url, {"prompt": workflow("blur")}, 9, during)
+    check_frames(out, 9)
+    assert seen["mid"]["params"] == {"radius": 7, "sigma": 3.0}, seen["mid"]
+    assert seen["editor"][0] == 200, seen["editor"]
+    inverted = [inv for _, _, inv in out.frames]
+    first = inverted.index(True)
+    assert not any(inverted[:first]) and all(inverted[first + 15 :]), "switch not clean"
+    assert 3 * FPS < out.frames[first][1] < 8 * FPS
+    history = comfyui.get("/history")
+    assert editor_prompt in history
+    assert history[editor_prompt]["status"]["status_str"] == "success"
+    assert not [pid for pid in history if pid.startswith("trickle-")], "stream prompts kept"
+    assert len(history) < 20
+
+
+async def test_bad_update_is_an_error_event_and_stream_continues(comfyui) -> None:
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        await gateway.send_control({"radius": 1000})
+        await gateway.send_control({"keep": "alive"})
+
+    out = await run_stream(comfyui.url, {"prompt": workflow("blur")}, 4, during)
+    check_frames(out, 4)
+    errors = [e["event"] for e in out.events if e.get("event", {}).get("type") == "error"]
+    assert any("radius" in json.dumps(e) and "1000" in json.dumps(e) for e in errors), errors
+
+
+def test_image_helpers_roundtrip() -> None:
+    """The barcode check itself can fail: an inverted picture does not read as the plain one."""
+    from trickle_live.trickle.media.testclip import pattern_frame
+
+    image = pattern_frame(77, SIZE, SIZE)
+    assert read_frame_number(image) == 77
+    assert read_frame_number(np.ascontiguousarray(255 - image)) != 77
