@@ -16,18 +16,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import io
 import posixpath
 import secrets
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
-import av
-import numpy as np
 import pytest
 from aiohttp import ClientSession, web
+from trickle_live.trickle.media.testclip import make_test_clip, split_segments
 from trickle_live.trickle.protocol.json_channels import EventsWriter
 from trickle_live.trickle.protocol.server import TrickleServer
 from yarl import URL
@@ -69,6 +66,7 @@ class OrchestratorEmulator:
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status) of non-trickle calls
         self.trickle_hosts: list[tuple[str, str, str]] = []  # (host, method, channel)
         self.heartbeat_bodies: list[dict[str, Any]] = []
+        self.proxied: list[str] = []  # runner-side paths the proxy forwarded to
         self.sweeping = True  # False: expired runners linger (go answers 404 until its sweep)
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -276,6 +274,7 @@ class OrchestratorEmulator:
         # go: url.JoinPath("/", target.Path, app_path) with app_path decoded, then cleaned.
         path = posixpath.normpath("/" + target.path.strip("/") + "/" + request.match_info["path"])
         path = "/" + path.lstrip("/")
+        self.proxied.append(path)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         control = f"{self.url}/runner/{runner.runner_id}/session/{sid}"
         headers.update(
@@ -332,7 +331,7 @@ class OrchestratorEmulator:
         found = self._session(request)
         if isinstance(found, web.Response):
             return found
-        await self.release(*found)
+        await self.release(found[0].runner_id, found[1])
         return web.Response(status=204)
 
     def _close_session_channels(self, runner: EmuRunner, sid: str) -> None:
@@ -385,23 +384,15 @@ async def orch() -> Any:
     await emulator.close()
 
 
+@pytest.fixture
+def segments() -> Any:
+    """``segments(count, frames=6, size=64)``: generated MPEG-TS segments (see make_segments)."""
+    return make_segments
+
+
 def make_segments(count: int, frames: int = 6, size: int = 64, fps: int = 30) -> list[bytes]:
-    """``count`` MPEG-TS segments (H.264, a keyframe first), pts continuing across segments."""
-    out: list[bytes] = []
-    for index in range(count):
-        buf = io.BytesIO()
-        with av.open(buf, "w", format="mpegts") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width = stream.height = size
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = Fraction(1, fps)
-            stream.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0"}
-            for n in range(frames):
-                pts = index * frames + n
-                image = np.full((size, size, 3), (pts * 7) % 256, dtype=np.uint8)
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts, frame.time_base = pts, Fraction(1, fps)
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-        out.append(buf.getvalue())
-    return out
+    """``count`` MPEG-TS segments of ``frames`` frames: one continuous H.264 stream cut at keyframes."""
+    clip = make_test_clip(count * frames / fps, size, size, fps, keyframe_seconds=frames / fps)
+    found = split_segments(clip)
+    assert len(found) == count, len(found)
+    return found

@@ -103,6 +103,7 @@ class HeartbeatClient:
         self._secret = ""  # heartbeat secret: never logged
         self._base = cfg.orch_url.rstrip("/")
         self.runner_id = ""
+        self.known_ids: set[str] = set()  # every runner id we were registered under
         self.interval = 5.0
         self.ttl = 20.0
         self.registered = False
@@ -182,10 +183,12 @@ class HeartbeatClient:
         return delay * random.uniform(0.8, 1.0)
 
     async def _wait_interval(self) -> None:
+        # Not asyncio.wait_for: on 3.11 it swallows a cancel that coincides with the poke.
+        waiter = asyncio.create_task(self._poke.wait())
         try:
-            await asyncio.wait_for(self._poke.wait(), timeout=self.interval)
-        except TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=self.interval)
+        finally:
+            waiter.cancel()
         self._poke.clear()
 
     def _body(self) -> dict[str, Any]:
@@ -216,6 +219,7 @@ class HeartbeatClient:
             log.warning("live-runner registration: %s", self.last_error)
             return False
         self._secret, self.runner_id = secret, runner_id
+        self.known_ids.add(runner_id)
         orchestrator = data.get("orchestrator")
         if isinstance(orchestrator, str) and orchestrator.startswith(("http://", "https://")):
             self._base = orchestrator.rstrip("/")

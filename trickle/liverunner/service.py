@@ -140,12 +140,18 @@ class LiveRunnerService:
             self.app.sessions.end_later(session_id, "released by the orchestrator", release=False)
 
     async def _on_session_ids(self, ids: list[str], sent_at: float) -> None:
-        """Stop local sessions the orchestrator no longer has (only those older than the request)."""
-        if self.app is None:
+        """Stop local sessions the orchestrator no longer has.
+
+        Only sessions reserved through our dynamic registration (their ``Livepeer-Runner-Route``
+        is one of our runner ids, current or lapsed) and started before the heartbeat was sent;
+        a session reserved through a static registration is not in this list by design.
+        """
+        if self.app is None or self.heartbeat is None:
             return
-        known = set(ids)
+        known, ours = set(ids), self.heartbeat.known_ids
         for session in self.app.sessions.all():
-            if session.session_id not in known and session.started_at < sent_at:
+            route = session.control.headers.runner_route
+            if route in ours and session.session_id not in known and session.started_at < sent_at:
                 self.app.sessions.end_later(
                     session.session_id, "not in the orchestrator's session list", release=False
                 )
