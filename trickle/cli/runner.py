@@ -11,10 +11,11 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 from ..config import RunnerConfig
 from ..errors import ValidationError
-from ..runner.app import RunnerServer, build_app
+from ..runner.app import MOUNTED_KEY, RunnerServer, build_app
 from ..session.processors import PROCESSORS
 
 HELP = "serve the live-video-to-video runner API without ComfyUI (passthrough or invert)"
@@ -39,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--public-url", default="", help="URL a BYOC orchestrator reaches this runner at"
+    )
+    parser.add_argument(
+        "--live-runner-port",
+        type=int,
+        default=None,
+        help="also serve the go-livepeer live-runner app on this port (its own port; 0 = any;"
+        " env TRICKLE_LR_PORT; see docs/liverunner.md)",
     )
 
 
@@ -67,6 +75,7 @@ async def serve(args: argparse.Namespace, config: RunnerConfig) -> None:
         f'  aiModels.json: {{"pipeline": "live-video-to-video", "model_id": "{config.model_id}",'
         f' "url": "{public}"}}\n  status: {url}/trickle/status   (Ctrl-C stops)\n'
     )
+    live = await start_live_runner(args, server)
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,7 +87,34 @@ async def serve(args: argparse.Namespace, config: RunnerConfig) -> None:
     try:
         await stop.wait()
     finally:
+        if live is not None:
+            await live.close()
         await server.close()
+
+
+async def start_live_runner(args: argparse.Namespace, server: RunnerServer) -> Any:
+    """The live-runner app on its own port, sharing the runner's StreamManager (or None)."""
+    from ..liverunner.config import LiveRunnerConfig
+    from ..liverunner.service import LiveRunnerService
+
+    overrides = {"host": args.host}
+    if args.live_runner_port is not None:
+        overrides["port"] = args.live_runner_port
+    cfg = LiveRunnerConfig.from_env(**overrides)
+    if args.live_runner_port is None and cfg.port == 0:
+        return None
+    service = LiveRunnerService(cfg, server.api.manager)
+    await service.start(port=cfg.port)
+    mounted = server.app[MOUNTED_KEY]
+    if mounted.pack is not None:
+        mounted.pack.sections["live_runner"] = service.status
+    sys.stdout.write(
+        f"  live runner: {service.runner_url} (app {cfg.app};"
+        f" {'registering with the orchestrator' if cfg.dynamic else 'static registration:'})\n"
+    )
+    if not cfg.dynamic:
+        sys.stdout.write(f"    {service.registration()['register_command']}\n")
+    return service
 
 
 def run(args: argparse.Namespace) -> int:
