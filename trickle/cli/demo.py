@@ -1,0 +1,186 @@
+"""``python -m trickle demo``: one live stream end to end on this machine, with a summary.
+
+Plays the orchestrator (an in-process trickle server on loopback that creates the stream's four
+channels) and the gateway (publishes a generated clip, or ``--input FILE``, in real time; sends a
+parameter update midway; reads output and events). The runner is the standalone one in this
+process, or a ComfyUI with the pack (``--comfy URL``). The start request is exactly what an
+orchestrator sends. The output is written to an MP4 file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+from ..config import RunnerConfig
+from ..errors import MediaError, ValidationError
+from ..media.remux import count_video_frames, file_to_ts, segment_durations, ts_to_mp4
+from ..media.testclip import make_test_clip, split_segments
+from ..runner.app import RunnerServer, build_app
+from ..runner.simulator import GatewayStream, LocalOrchestrator
+from ..session.processors import PROCESSORS
+
+HELP = "run one stream end to end (orchestrator + gateway + runner) and write the output to MP4"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
+    parser.add_argument(
+        "--input", default=None, help="a video file to stream instead of a test clip"
+    )
+    parser.add_argument("--out", default="out/demo.mp4", help="output MP4 (default out/demo.mp4)")
+    parser.add_argument(
+        "--comfy", default=None, help="URL of a ComfyUI with the pack (else in-process)"
+    )
+    parser.add_argument("--processor", choices=sorted(PROCESSORS), default="invert")
+    parser.add_argument("--size", default="512x512", help="test clip WxH (default 512x512)")
+    parser.add_argument("--fps", type=float, default=30.0, help="test clip frame rate (default 30)")
+    parser.add_argument("--params", default=None, help="start params as JSON")
+    parser.add_argument("--update", default=None, help="parameter update sent midway, as JSON")
+    parser.add_argument("--token", default="", help="bearer token for the runner")
+    parser.add_argument("--model-id", default="comfystream", help="model_id of the start request")
+
+
+def _json_arg(text: str | None, name: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValidationError(name, "a JSON object", value)
+    return value
+
+
+def _plan(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    params, update = _json_arg(args.params, "--params"), _json_arg(args.update, "--update")
+    if not args.comfy and args.processor == "invert":
+        params = {"strength": 1.0} if params is None else params
+        update = {"strength": 0.5} if update is None else update
+    return params, update
+
+
+def _clip(args: argparse.Namespace) -> bytes:
+    if args.input:
+        return file_to_ts(args.input, args.seconds)
+    width, _, height = args.size.partition("x")
+    return make_test_clip(args.seconds, int(width), int(height), args.fps, keyframe_seconds=1.0)
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> Any:
+    try:
+        async with http.get(url) as resp:
+            return await resp.json() if resp.status == 200 else None
+    except (aiohttp.ClientError, json.JSONDecodeError, asyncio.TimeoutError):
+        return None
+
+
+async def run_demo(args: argparse.Namespace, out: Any) -> int:
+    params, update = _plan(args)
+    data = _clip(args)
+    segments = split_segments(data)
+    durations = segment_durations(segments)
+    orch = LocalOrchestrator()
+    await orch.start()
+    server: RunnerServer | None = None
+    try:
+        if args.comfy:
+            runner_url = args.comfy.rstrip("/")
+        else:
+            config = RunnerConfig.from_env(token=args.token)
+            server = RunnerServer(build_app(config, args.processor))
+            runner_url = await server.start()
+        return await _stream(args, out, orch, runner_url, data, segments, durations, params, update)
+    finally:
+        if server is not None:
+            await server.close()
+        await orch.close()
+
+
+async def _stream(
+    args: argparse.Namespace,
+    out: Any,
+    orch: LocalOrchestrator,
+    runner_url: str,
+    data: bytes,
+    segments: list[bytes],
+    durations: list[float],
+    params: dict[str, Any] | None,
+    update: dict[str, Any] | None,
+) -> int:
+    assert orch.http is not None
+    health = await _get(orch.http, runner_url + "/health")
+    version = await _get(orch.http, runner_url + "/version")
+    out.write(f"runner {runner_url}: health {health}, version {version}\n")
+    channels = orch.create_channels()
+    gateway = GatewayStream(channels)
+    gateway.start_readers()
+    try:
+        status, body, took = await orch.start_stream(
+            runner_url, channels, params, token=args.token, model_id=args.model_id
+        )
+        out.write(f"start: HTTP {status} {json.dumps(body)} in {took * 1000:.1f} ms\n")
+        if status != 200:
+            return 1
+        began = time.monotonic()
+        half = max(1, len(segments) // 2)
+        out.write(f"publishing {len(segments)} segments ({sum(durations):.1f} s) in real time...\n")
+        await gateway.publish(zip(segments[:half], durations[:half], strict=True))
+        if update:
+            await gateway.send_control(update)
+            out.write(f"update sent at {time.monotonic() - began:.1f} s: {json.dumps(update)}\n")
+        await gateway.publish(zip(segments[half:], durations[half:], strict=True))
+        await gateway.end_input()
+        deadline = time.monotonic() + 15
+        while gateway.output.end_reason is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        page = await _get(orch.http, runner_url + "/trickle/status")
+    finally:
+        orch.close_channels(channels)
+        await gateway.close()
+    _summary(args, out, data, gateway, page, began)
+    return 0 if gateway.output.data else 1
+
+
+def _summary(
+    args: argparse.Namespace, out: Any, data: bytes, gateway: GatewayStream, page: Any, began: float
+) -> None:
+    output = bytes(gateway.output.data)
+    frames_in = count_video_frames(data)
+    frames_out = ts_to_mp4(output, args.out) if output else 0
+    log = gateway.output
+    first = (log.first_at - began) if log.first_at else None
+    span = (log.last_at - log.first_at) if log.first_at and log.last_at else 0.0
+    stream = (page or {}).get("recent", [{}])[-1] if page else {}
+    latency = stream.get("latency_ms", {})
+    kinds = Counter(gateway.event_types())
+    states = [
+        e["event"].get("state") for _, e in gateway.events if e["event"].get("type") == "status"
+    ]
+    rows = [
+        ("frames in / out", f"{frames_in} / {frames_out}"),
+        ("output segments", f"{log.segments} ({len(output)} bytes)"),
+        ("first output after", f"{first:.2f} s" if first is not None else "never"),
+        ("output rate", f"{frames_out / span:.1f} fps" if span > 0 else "n/a"),
+        ("runner latency p50 / p95", f"{latency.get('p50')} / {latency.get('p95')} ms"),
+        ("drops / errors", f"{stream.get('drops', '?')} / {stream.get('errors', '?')}"),
+        ("events", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))),
+        ("status states", " > ".join(dict.fromkeys(s for s in states if s))),
+        ("stream ended", f"{log.end_reason} ({stream.get('stop_reason', '?')})"),
+        ("output file", args.out if output else "(none: no output)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    out.write("\n".join(f"  {name.ljust(width)}  {value}" for name, value in rows) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_demo(args, sys.stdout))
+    except (ValidationError, MediaError, json.JSONDecodeError, ValueError) as exc:
+        sys.stderr.write(f"demo: {exc}\n")
+        return 2
