@@ -1,0 +1,84 @@
+"""The ``runner`` and ``demo`` commands as a user runs them (a subprocess from the repository root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import av
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_runner_command_serves_health_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "TRICKLE_MODEL_ID": "from-env"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trickle",
+            "runner",
+            "--port",
+            "0",
+            "--processor",
+            "invert",
+            "--token",
+            "t",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("trickle-live runner on http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urllib.request.urlopen(url + "/health", timeout=10) as resp:
+            assert json.load(resp) == {"status": "IDLE"}
+        with urllib.request.urlopen(url + "/version", timeout=10) as resp:
+            assert json.load(resp)["model_id"] == "from-env"
+        request = urllib.request.Request(url + "/live-video-to-video", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("start without the token was accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401 and json.load(exc)["detail"]["msg"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def test_runner_command_refuses_bad_configuration() -> None:
+    env = {**os.environ, "TRICKLE_CAPACITY": "lots"}
+    result = subprocess.run(
+        [sys.executable, "-m", "trickle", "runner", "--port", "0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2 and "TRICKLE_CAPACITY" in result.stderr
+
+
+def test_demo_command_streams_and_writes_mp4(tmp_path: Path) -> None:
+    out = tmp_path / "demo.mp4"
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "trickle", "--log-level", "WARNING", "demo", "--seconds", "2",
+         "--size", "64x64", "--fps", "15", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - began < 30
+    assert "frames in / out           30 / 30" in result.stdout, result.stdout
+    assert "start: HTTP 200 {}" in result.stdout and "update sent" in result.stdout
+    with av.open(str(out)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 30 and frames[0].width == 64
