@@ -19,6 +19,8 @@ from ..nodes.driver import ComfyProcessor
 from ..nodes.graph import Workflow
 from ..nodes.store import WorkflowStore
 from . import Skip, register_pack
+from .panel import panel_settings, register_panel
+from .runner_settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +75,26 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     skip = path_checker(taken_routes(server))
     factory = comfy_factory(store)
     count = register_pack(server.routes, store, validate=validate, factory=factory, skip=skip)
+    settings = panel_settings(store)  # the editor panel's runner settings (user directory)
     try:
-        count += _mount_runner(server, factory, skip)
+        count += _mount_runner(server, factory, skip, settings)
     except ImportError:
         log.exception("trickle-live: the runner routes are unavailable")
+    count += register_panel(server.routes, store, settings, skip=skip)[0]
     log.info("trickle-live: %d routes registered", count)
 
 
-def _mount_runner(server: Any, factory: Callable[..., ComfyProcessor], skip: Skip) -> int:
-    from ..trickle.config import RunnerConfig
+def _mount_runner(
+    server: Any, factory: Callable[..., ComfyProcessor], skip: Skip, settings: RunnerSettings
+) -> int:
     from ..trickle.runner.api import RunnerAPI
     from ..trickle.runner.routes import mount
     from ..trickle.session.manager import StreamManager
 
-    config = RunnerConfig.from_env()
+    config = settings.effective()  # environment, overridden by what the panel saved
     manager = StreamManager(config, lambda request: factory(request.params, request.model_id))
     api = RunnerAPI(manager, config)
+    settings.attach(api, manager)  # panel changes apply to the next stream
     mounted = mount(server.routes, api, api_aliases=False, skip=skip)
     if mounted.pack is not None:
         mounted.pack.sections["comfyui"] = lambda: comfy_status(manager)

@@ -1,0 +1,182 @@
+"""The editor panel's backend routes on the standalone runner app (no ComfyUI needed):
+runner settings (saved in the user directory, applied to the next stream), the aiModels.json
+entry, editor graphs of saved workflows, and the test stream through the orchestrator path."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import numpy as np
+import pytest
+from trickle_live.nodes.store import WorkflowStore
+from trickle_live.routes.panel import panel_settings, register_panel
+from trickle_live.trickle.config import RunnerConfig
+from trickle_live.trickle.runner.app import RunnerServer, build_app
+
+
+class Panel:
+    def __init__(self, server: RunnerServer, http: aiohttp.ClientSession, root: Path) -> None:
+        self.server, self.http, self.root = server, http, root
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        kw = {} if body is None else {"json": body}
+        async with self.http.request(method, self.server.url + path, **kw) as resp:
+            raw = await resp.read()
+            if resp.content_type == "application/json":
+                return resp.status, json.loads(raw)
+            return resp.status, raw
+
+
+@pytest.fixture
+async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
+    store = WorkflowStore(tmp_path / "trickle-live" / "workflows")
+    settings = panel_settings(store)
+    settings.env = {}  # the test's own environment: nothing set
+    app = build_app(RunnerConfig(), "invert")
+    _, live_test = register_panel(app, store, settings)
+    server = RunnerServer(app)
+    await server.start()
+    settings.attach(server.api, server.api.manager)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        try:
+            yield Panel(server, http, tmp_path / "trickle-live")
+        finally:
+            await live_test.close()
+            await server.close()
+
+
+async def test_settings_are_saved_in_the_user_dir_and_apply_to_the_runner(panel: Panel) -> None:
+    status, view = await panel.call("GET", "/trickle/settings")
+    assert status == 200 and view["saved"] == {} and view["sources"]["capacity"] == "default"
+    status, view = await panel.call(
+        "POST", "/trickle/settings", {"token": "s3cret", "model_id": "mine", "capacity": 2}
+    )
+    assert status == 200, view
+    assert view["saved"] == {"token": "(set)", "model_id": "mine", "capacity": 2}
+    assert view["effective"]["token"] == "(set)" and view["sources"]["model_id"] == "settings"
+    assert "byoc_orch_url" in view["restart_required"]
+    saved = json.loads((panel.root / "settings.json").read_text())
+    assert saved == {"token": "s3cret", "model_id": "mine", "capacity": 2}
+    status, version = await panel.call("GET", "/version")
+    assert version["model_id"] == "mine"  # applied without a restart
+    status, body = await panel.call("POST", "/live-video-to-video", {})
+    assert status == 401, body  # the token now guards the start route
+    status, view = await panel.call("POST", "/trickle/settings", {"token": None})
+    assert "token" not in view["saved"] and view["effective"]["token"] == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"capacity": 0}, "capacity"), ({"capacity": "2"}, "capacity"), ({"nope": 1}, "nope")],
+)
+async def test_bad_settings_are_refused_with_the_field(
+    panel: Panel, change: dict[str, Any], field: str
+) -> None:
+    status, body = await panel.call("POST", "/trickle/settings", change)
+    assert status == 422 and body["detail"]["field"] == field, body
+    assert not (panel.root / "settings.json").exists()
+
+
+async def test_settings_post_needs_json_content_type(panel: Panel) -> None:
+    url = panel.server.url + "/trickle/settings"
+    async with panel.http.post(url, data="capacity=3") as resp:
+        assert resp.status == 400
+
+
+async def test_setup_gives_the_ai_models_entry_for_this_host(panel: Panel) -> None:
+    await panel.call("POST", "/trickle/settings", {"model_id": "comfystream", "token": "Zq9-secret"})
+    status, body = await panel.call("GET", "/trickle/setup")
+    entry = body["ai_models_entry"]
+    assert entry["url"] == panel.server.url and entry["model_id"] == "comfystream"
+    assert entry["pipeline"] == "live-video-to-video" and entry["warm"] is True
+    assert "Zq9-secret" not in json.dumps(body)  # a placeholder, never the secret
+    assert body["alternative_url"] == panel.server.url + "/trickle/runner"
+
+
+async def test_editor_graphs_saved_opened_deleted(panel: Panel) -> None:
+    graph = {"nodes": [{"id": 1, "type": "TrickleInput"}], "links": []}
+    assert (await panel.call("POST", "/trickle/workflows-ui/mine", graph))[0] == 200
+    status, body = await panel.call("GET", "/trickle/workflows-ui/mine")
+    assert body == {"name": "mine", "source": "saved", "graph": graph}
+    assert (panel.root / "workflows-ui" / "mine.json").is_file()
+    status, body = await panel.call("GET", "/trickle/workflows-ui/blur")
+    assert body["source"] == "bundled" and body["graph"]["nodes"]
+    assert (await panel.call("DELETE", "/trickle/workflows-ui/mine"))[1] == {"deleted": True}
+    assert (await panel.call("GET", "/trickle/workflows-ui/mine"))[0] == 400
+    status, body = await panel.call("POST", "/trickle/workflows-ui/mine", {"prompt": {}})
+    assert status == 422 and body["detail"]["field"] == "graph"
+    assert (await panel.call("GET", "/trickle/workflows-ui/..%2Fx"))[0] == 400
+
+
+async def frame_mean(panel: Panel, stream_id: str) -> float | None:
+    status, data = await panel.call("GET", f"/trickle/streams/{stream_id}/frame.jpg")
+    if status != 200:
+        return None
+    return float(jpeg_image(data)[data_rows(data) :].mean())
+
+
+def jpeg_image(data: bytes) -> np.ndarray:
+    with av.open(io.BytesIO(data), format="image2pipe") as container:
+        frame = next(container.decode(video=0))
+        return frame.to_ndarray(format="rgb24").astype(np.float32)
+
+
+def data_rows(data: bytes) -> int:
+    return 16  # below the test clip's barcode band
+
+
+async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: Panel) -> None:
+    await panel.call("POST", "/trickle/settings", {"token": "t0k"})  # the test stream sends it
+    body = {"seconds": 8, "width": 128, "height": 96, "fps": 15, "params": {"strength": 0}}
+    status, started = await panel.call("POST", "/trickle/live-test", body)
+    assert status == 200, started
+    sid = started["stream_id"]
+
+    async def streams() -> Any:
+        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
+        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 5]
+
+    await wait_for(streams)
+    plain = await wait_for(lambda: frame_mean(panel, sid))
+    status, _ = await panel.call("POST", "/trickle/live-test/update", {"strength": 1})
+    assert status == 200
+
+    async def inverted() -> bool:
+        mean = await frame_mean(panel, sid)
+        return mean is not None and abs(mean - (255 - plain)) < abs(mean - plain)
+
+    await wait_for(inverted)
+    status, figures = await panel.call("POST", "/trickle/live-test/stop")
+    assert status == 200 and not figures["running"] and figures["output_segments"] >= 1
+    await wait_for(lambda: _health_idle(panel))
+    assert (await panel.call("GET", "/trickle/live-test"))[1]["running"] is False
+
+
+async def _health_idle(panel: Panel) -> bool:
+    return (await panel.call("GET", "/health"))[1]["status"] == "IDLE"
+
+
+async def test_test_stream_refused_by_the_runner_is_reported(panel: Panel) -> None:
+    await panel.call("POST", "/trickle/settings", {"allowed_hosts": ["example.invalid"]})
+    status, body = await panel.call("POST", "/trickle/live-test", {"seconds": 2})
+    assert status == 400 and "refused" in body["detail"]["msg"], body
+    assert (await panel.call("GET", "/trickle/live-test"))[1]["running"] is False
+    status, body = await panel.call("POST", "/trickle/live-test", {"seconds": 0})
+    assert status == 422
