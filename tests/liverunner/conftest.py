@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import posixpath
 import secrets
 import time
@@ -24,9 +25,14 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
+from trickle_live.trickle.config import RunnerConfig
+from trickle_live.trickle.liverunner.config import LiveRunnerConfig
+from trickle_live.trickle.liverunner.service import LiveRunnerService
 from trickle_live.trickle.media.testclip import make_test_clip, split_segments
 from trickle_live.trickle.protocol.json_channels import EventsWriter
 from trickle_live.trickle.protocol.server import TrickleServer
+from trickle_live.trickle.session.manager import StreamManager
+from trickle_live.trickle.session.processors import processor_factory
 from yarl import URL
 
 SESSION_HEADERS = (
@@ -77,6 +83,7 @@ class OrchestratorEmulator:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._record])
         r = app.router
+        r.add_get("/discovery", self._discovery)
         r.add_post("/runners/heartbeat", self._heartbeat)
         r.add_post("/runners/{rid}/unregister", self._unregister)
         r.add_post("/apps/{rid}/session", self._reserve)
@@ -225,6 +232,22 @@ class OrchestratorEmulator:
             return web.json_response({"error": "invalid heartbeat authorization"}, status=401)
         runner.body, runner.last_hb = body, time.monotonic()
         return web.json_response(self._hb_reply(runner, False))
+
+    async def _discovery(self, request: web.Request) -> web.Response:
+        runners = [
+            {
+                "url": f"{self.url}/apps/{r.runner_id}/session",
+                "app": r.body.get("app", ""),
+                "version": r.body.get("version", ""),
+                "mode": "persistent",
+                "capacity": int(r.body.get("capacity") or 1),
+                "capacity_used": len(r.sessions),
+                "capacity_available": int(r.body.get("capacity") or 1) - len(r.sessions),
+            }
+            for r in self.runners.values()
+            if not self._expired(r) and r.body.get("status") in ("", "ready", None)
+        ]
+        return web.json_response([{"address": self.url, "runners": runners}])
 
     async def _unregister(self, request: web.Request) -> web.Response:
         runner = self.runners.get(request.match_info["rid"])
@@ -396,3 +419,45 @@ def make_segments(count: int, frames: int = 6, size: int = 64, fps: int = 30) ->
     found = split_segments(clip)
     assert len(found) == count, len(found)
     return found
+
+
+async def until(predicate: Any, timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+class Client:
+    """What a live-runner client does (the SDK's reserve_session / post_json, by hand)."""
+
+    def __init__(self, orch: Any, http: ClientSession) -> None:
+        self.orch, self.http = orch, http
+
+    async def reserve(self, route: str) -> dict[str, Any]:
+        async with self.http.post(f"{self.orch.url}/apps/{route}/session") as resp:
+            assert resp.status == 200, await resp.text()
+            return dict(await resp.json())
+
+    async def call(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+        async with self.http.request(method, URL(url, encoded=True), json=body) as resp:
+            raw = await resp.read()
+            try:
+                return resp.status, json.loads(raw) if raw else None
+            except ValueError:
+                return resp.status, raw.decode(errors="replace")
+
+
+@pytest.fixture
+async def live(orch: Any) -> Any:
+    manager = StreamManager(RunnerConfig(status_interval=0.5), processor_factory("invert"))
+    cfg = LiveRunnerConfig(
+        orch_url=orch.url, orch_secret=orch.secret, idle_timeout=1.5, bootstrap_max_backoff=0.3
+    )
+    service = LiveRunnerService(cfg, manager)
+    await service.start(port=0)
+    await until(lambda: service.heartbeat is not None and service.heartbeat.registered)
+    async with ClientSession() as http:
+        yield service, Client(orch, http)
+    await service.close()
+    await manager.close()

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import av
-import pytest
-from aiohttp import ClientSession
-from trickle_live.trickle.config import RunnerConfig
-from trickle_live.trickle.liverunner.config import LiveRunnerConfig
-from trickle_live.trickle.liverunner.service import LiveRunnerService
 from trickle_live.trickle.protocol.json_channels import ControlReader
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
-from trickle_live.trickle.session.manager import StreamManager
-from trickle_live.trickle.session.processors import processor_factory
-from yarl import URL
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
@@ -33,26 +24,6 @@ async def until(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
-
-
-class Client:
-    """What a live-runner client does (the SDK's reserve_session / post_json, by hand)."""
-
-    def __init__(self, orch: Any, http: ClientSession) -> None:
-        self.orch, self.http = orch, http
-
-    async def reserve(self, route: str) -> dict[str, Any]:
-        async with self.http.post(f"{self.orch.url}/apps/{route}/session") as resp:
-            assert resp.status == 200, await resp.text()
-            return dict(await resp.json())
-
-    async def call(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.request(method, URL(url, encoded=True), json=body) as resp:
-            raw = await resp.read()
-            try:
-                return resp.status, json.loads(raw) if raw else None
-            except ValueError:
-                return resp.status, raw.decode(errors="replace")
 
 
 def decode(data: bytes) -> list[tuple[int, float]]:
@@ -64,23 +35,8 @@ def decode(data: bytes) -> list[tuple[int, float]]:
     return out
 
 
-@pytest.fixture
-async def live(orch: Any) -> Any:
-    manager = StreamManager(RunnerConfig(status_interval=0.5), processor_factory("invert"))
-    cfg = LiveRunnerConfig(
-        orch_url=orch.url, orch_secret=orch.secret, idle_timeout=1.5, bootstrap_max_backoff=0.3
-    )
-    service = LiveRunnerService(cfg, manager)
-    await service.start(port=0)
-    await until(lambda: service.heartbeat is not None and service.heartbeat.registered)
-    async with ClientSession() as http:
-        yield service, Client(orch, http)
-    await service.close()
-    await manager.close()
-
-
 async def start_session(
-    service: Any, client: Client, body: Any = None
+    service: Any, client: Any, body: Any = None
 ) -> tuple[str, str, dict[str, Any]]:
     reservation = await client.reserve(service.heartbeat.runner_id)
     app_url = reservation["app_url"]  # runner_url already holds the prefix
