@@ -72,6 +72,7 @@ def make_test_clip(
     start_pts: int = 90_000,
     first_index: int = 0,
     preset: str = "veryfast",
+    pes_length: bool = False,
 ) -> bytes:
     """An MPEG-TS clip: H.264 (yuv420p, no B-frames), pts on 90 kHz from ``start_pts``.
 
@@ -79,10 +80,13 @@ def make_test_clip(
     starts at 0 would be shifted by the muxer, so its video would not start at ``start_pts``.
 
     ``audio``: False, True or "aac" (AAC), or "opus" (Opus): a 440 Hz stereo tone at 48 kHz.
+    ``pes_length``: write the video PES length (FFmpeg omits it by default), so a demuxer can
+    hand on each frame as soon as its last byte is in, not when the next frame begins.
     """
     out_buf = io.BytesIO()
     count = round(seconds * fps)
-    with av.open(out_buf, mode="w", format="mpegts") as container:
+    options = {"omit_video_pes_length": "0"} if pes_length else {}
+    with av.open(out_buf, mode="w", format="mpegts", options=options) as container:
         video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         gop = max(1, round(keyframe_seconds * fps))
