@@ -114,7 +114,13 @@ def check_frames(out: Output, seconds: int) -> None:
     assert all(0 <= n < total for n in numbers), numbers[:10]
     assert numbers == sorted(set(numbers)), "output frames out of order or doubled"
     assert all(pts == START_PTS + n * 3000 for pts, n, _ in out.frames)
-    assert len(numbers) >= 0.85 * total, f"{len(numbers)} of {total} frames came out"
+    # Live video drops the oldest waiting frame when the graph falls behind (a shared 2-core box
+    # does): every input frame must be either published or counted as dropped.
+    (stream,) = out.status["streams"]
+    assert stream["frames_in"] >= total - FPS, stream
+    assert stream["frames_out"] + stream["drops"] >= stream["frames_in"] - 2, stream
+    assert len(numbers) >= stream["frames_out"] - 2, (len(numbers), stream)
+    assert len(numbers) >= 0.5 * total, f"{len(numbers)} of {total} frames came out"
 
 
 async def test_passthrough_stream_frame_count_and_pts(comfyui) -> None:
