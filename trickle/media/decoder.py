@@ -142,14 +142,23 @@ class StreamDecoder:
             if audio is not None:
                 self.stats.has_audio = True
                 self.stats.audio_codec = audio.codec_context.name
-            for packet in container.demux():
-                if self._stopping:
-                    return
-                self.stats.dropped_bytes = self._pipe.dropped_bytes
-                if packet.stream is video:
-                    self._video_packet(packet)
-                elif packet.stream is audio and self._on_audio is not None:
-                    self._audio_packet(packet)
+            try:
+                self._demux(container, video, audio)
+            except av.error.FFmpegError as exc:  # the demuxer gave up: reopen on what follows
+                if not self._stopping:
+                    self.stats.errors += 1
+                    self._report(f"demuxer error, reopening the input: {exc}")
+
+    def _demux(self, container: Any, video: Any, audio: Any) -> None:
+        for packet in container.demux():
+            if self._stopping:
+                return
+            self.stats.bytes_in = self._pipe.bytes_in
+            self.stats.dropped_bytes = self._pipe.dropped_bytes
+            if packet.stream is video:
+                self._video_packet(packet)
+            elif packet.stream is audio and self._on_audio is not None:
+                self._audio_packet(packet)
 
     def _report(self, message: str) -> None:
         self.stats.last_error = message
