@@ -194,3 +194,37 @@ async def test_publisher_reports_channel_closed(base, server):
     with pytest.raises(ChannelClosed):
         await writer.write(b"too late")
     await pub.close()
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+async def test_nothing_leaks_after_close():
+    import threading
+
+    fds, threads = _open_fds(), threading.active_count()
+    for _ in range(3):
+        srv = TrickleServer(continue_interval=0.05, disconnect_poll=0.02)
+        url = await srv.serve()
+        srv.create_channel("ch")
+        async with TrickleSubscriber(url + "ch", start_seq=0) as sub:
+            async with TricklePublisher(url + "ch") as pub:
+                reading = asyncio.create_task(sub.next_segment())
+                await pub.write_segment(b"a" * 100_000)
+                seg = await reading
+                assert seg is not None and len(await seg.read_all()) == 100_000
+                await pub.next_segment()  # an idle preconnect and a waiting GET are both open
+        await srv.close()
+    await asyncio.sleep(0.2)
+    left = asyncio.all_tasks() - {asyncio.current_task()}
+    assert not left, [
+        (lambda r: (r.method, r.path, dict(r.headers)) if r is not None else None)(
+            t.get_coro().cr_frame.f_locals.get("request")
+        )
+        for t in left
+    ]
+    assert threading.active_count() == threads
+    assert _open_fds() <= fds

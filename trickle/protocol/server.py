@@ -103,7 +103,11 @@ class TrickleServer:
         """Listen on ``host:port`` (0 = any free port) by itself; returns the base URL."""
         app = web.Application()
         self.register(app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        # lingering_time=0: a POST answered before its body ended (a released preconnect) gets its
+        # connection closed at once instead of aiohttp reading the rest for up to 10 s
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=2.0, lingering_time=0
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
