@@ -19,6 +19,8 @@ from collections.abc import Callable
 import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, TrickleError
+from ..media.frame_queue import FrameQueue
+from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
 from .stats import StreamStats
 from .tasks import cancel_and_wait
@@ -137,3 +139,18 @@ class OutputChannel:
         log.info("output %s gone: %s", self.url, reason)
         if self._on_gone is not None:
             self._on_gone(reason)
+
+
+class EmitQueue(FrameQueue[VideoFrame]):
+    """``FrameIO.output``: a put hands the frame straight to the session (no extra thread)."""
+
+    def __init__(self, emit: Callable[[VideoFrame], None]) -> None:
+        super().__init__(1)
+        self._emit = emit
+
+    def put(self, item: VideoFrame) -> bool:
+        if self.closed:
+            return False
+        self.put_count += 1
+        self._emit(item)
+        return True

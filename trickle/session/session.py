@@ -39,7 +39,7 @@ from .events import (
     error_event,
     trace_event,
 )
-from .output import OutputChannel
+from .output import EmitQueue, OutputChannel
 from .processor import FrameIO, FrameProcessor, ProcessorState
 from .request import StartRequest
 from .stats import StreamStats
@@ -49,21 +49,6 @@ log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 3
 DRAIN_S = 2.0
-
-
-class _EmitQueue(FrameQueue[VideoFrame]):
-    """``FrameIO.output``: a put hands the frame straight to the session (no extra thread)."""
-
-    def __init__(self, emit: Callable[[VideoFrame], None]) -> None:
-        super().__init__(1)
-        self._emit = emit
-
-    def put(self, item: VideoFrame) -> bool:
-        if self.closed:
-            return False
-        self.put_count += 1
-        self._emit(item)
-        return True
 
 
 class StreamSession:
@@ -87,12 +72,13 @@ class StreamSession:
         self._on_done = on_done
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []  # owned here: cancelled and awaited on stop
         self._emit_lock = threading.Lock()
         self._last_pts: int | None = None
         self._latest: VideoFrame | None = None
         self._encoder: StreamEncoder | None = None
         self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE)
-        self._output = _EmitQueue(lambda f: self._emit(f, passthrough=False))
+        self._output = EmitQueue(lambda f: self._emit(f, passthrough=False))
         self.decoder = StreamDecoder(self._on_video, self._on_audio, on_error=self._on_decode_error)
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
@@ -197,46 +183,45 @@ class StreamSession:
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def _run(self) -> None:
-        tasks: list[asyncio.Task[Any]] = []
         try:
-            tasks = await self._setup()
+            await self._setup()
             await self._stop.wait()
         except Exception as exc:  # task boundary: a broken setup stops the stream, reported
             log.exception("stream %s failed", self.stream_id)
             self.request_stop(f"failed: {exc}")
             self.report_error(f"stream failed: {exc}", {"source": "session"})
         finally:
-            await self._teardown(tasks)
+            await self._teardown()
             if self._on_done is not None:
                 self._on_done(self)
 
-    async def _setup(self) -> list[asyncio.Task[Any]]:
+    async def _setup(self) -> None:
+        """Open the channels. The input runs before the processor starts: while it loads (even
+        if its ``start`` is slow), the input is published unchanged."""
         req, cfg = self.request, self.config
         self.http = make_client_session(verify_tls=cfg.verify_tls)
-        tasks: list[asyncio.Task[Any]] = []
         if req.events_url:
-            tasks.append(self._spawn(channels.run_events(self, req.events_url), "events"))
+            self._spawn(channels.run_events(self, req.events_url), "events")
         if req.publish_url:
             self._out = OutputChannel(
                 req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
                 on_first_segment=self._first_output, on_gone=self._output_gone,
             )  # fmt: skip
             self._out.start()
+        self.decoder.start()
+        if req.subscribe_url:
+            self._spawn(channels.run_input(self, req.subscribe_url), "input")
+        self._spawn(self._watchdog(), "watchdog")
         io = FrameIO(
             self.stream_id, self._input, self._output, dict(req.params),
             report_error=self.report_error, report_info=self._report_info,
         )  # fmt: skip
         await self.processor.start(io)
-        self.decoder.start()
-        if req.subscribe_url:
-            tasks.append(self._spawn(channels.run_input(self, req.subscribe_url), "input"))
         if req.control_url:
-            tasks.append(self._spawn(channels.run_control(self, req.control_url), "control"))
-        tasks.append(self._spawn(self._watchdog(), "watchdog"))
-        return tasks
+            self._spawn(channels.run_control(self, req.control_url), "control")
 
-    def _spawn(self, coro: Any, what: str) -> asyncio.Task[Any]:
-        return asyncio.create_task(coro, name=f"{what} {self.stream_id}")
+    def _spawn(self, coro: Any, what: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.stream_id}"))
 
     def _first_output(self) -> None:
         self.events.put(trace_event(TRACE_FIRST_OUTPUT, self.stream_id))
@@ -270,7 +255,8 @@ class StreamSession:
         taken = self._input.put_count - self._input.dropped - len(self._input)
         return len(self._input) == 0 and self._output.put_count >= taken
 
-    async def _teardown(self, tasks: list[asyncio.Task[Any]]) -> None:
+    async def _teardown(self) -> None:
+        tasks = self._tasks
         events_task = next((t for t in tasks if t.get_name().startswith("events")), None)
         await cancel_and_wait(t for t in tasks if t is not events_task)
         loop = asyncio.get_running_loop()
