@@ -1,0 +1,85 @@
+// The one way the panel talks to the backend: every call goes through ComfyUI's api.fetchApi
+// (which adds the /api prefix and the user header). Pack routes live under /trickle/.
+import { api } from "../../../scripts/api.js";
+
+const TOKEN_KEY = "trickle-live.token";
+
+export class ApiError extends Error {
+  constructor(status, message, detail) {
+    super(message);
+    this.status = status;
+    this.detail = detail || {};
+  }
+}
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function errorOf(resp) {
+  let detail = {};
+  try {
+    detail = (await resp.json()).detail || {};
+  } catch {
+    detail = { msg: resp.statusText };
+  }
+  return new ApiError(resp.status, detail.msg || `HTTP ${resp.status}`, detail);
+}
+
+async function send(method, path, body, { auth = false } = {}) {
+  const init = { method, headers: auth ? authHeaders() : {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  let resp = await api.fetchApi(path, init);
+  if (resp.status === 401 && auth) {
+    // The runner token guards stream stop/update: ask once, keep it for this browser tab.
+    const token = window.prompt("The runner has a token. Enter it to control streams:");
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      init.headers = { ...init.headers, ...authHeaders() };
+      resp = await api.fetchApi(path, init);
+    }
+  }
+  if (!resp.ok) throw await errorOf(resp);
+  return resp.status === 204 ? null : resp.json();
+}
+
+const enc = encodeURIComponent;
+
+export const client = {
+  status: () => send("GET", "/trickle/status"),
+  streams: () => send("GET", "/trickle/streams"),
+  stopStream: (id) => send("POST", `/trickle/streams/${enc(id)}/stop`, {}, { auth: true }),
+  updateStream: (id, update) =>
+    send("POST", `/trickle/streams/${enc(id)}/update`, update, { auth: true }),
+
+  async frame(streamId) {
+    // The latest output frame as an object URL, or null (204: none yet).
+    const path = streamId ? `/trickle/streams/${enc(streamId)}/frame.jpg` : "/trickle/frame.jpg";
+    const resp = await api.fetchApi(`${path}?t=${Date.now()}`, { cache: "no-store" });
+    if (resp.status === 204) return null;
+    if (!resp.ok) throw await errorOf(resp);
+    return URL.createObjectURL(await resp.blob());
+  },
+
+  workflows: () => send("GET", "/trickle/workflows"),
+  saveWorkflow: (name, workflow, makeDefault) =>
+    send("POST", `/trickle/workflows/${enc(name)}`, { workflow, default: makeDefault }),
+  deleteWorkflow: (name) => send("DELETE", `/trickle/workflows/${enc(name)}`),
+  setDefault: (name) => send("POST", "/trickle/default-workflow", { name }),
+  editorGraph: (name) => send("GET", `/trickle/workflows-ui/${enc(name)}`),
+  saveEditorGraph: (name, graph) => send("POST", `/trickle/workflows-ui/${enc(name)}`, graph),
+  deleteEditorGraph: (name) => send("DELETE", `/trickle/workflows-ui/${enc(name)}`),
+
+  testStatus: () => send("GET", "/trickle/live-test"),
+  startTest: (options) => send("POST", "/trickle/live-test", options),
+  updateTest: (update) => send("POST", "/trickle/live-test/update", update),
+  stopTest: () => send("POST", "/trickle/live-test/stop", {}),
+
+  settings: () => send("GET", "/trickle/settings"),
+  saveSettings: (changes) => send("POST", "/trickle/settings", changes),
+  setup: () => send("GET", "/trickle/setup"),
+};

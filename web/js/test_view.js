@@ -1,0 +1,90 @@
+// Test stream: run the current graph (or the saved live workflow) on a generated test clip through
+// the same path as an orchestrator's stream, with the preview and the figures live; a stop button.
+import { client } from "./api_client.js";
+import { currentGraph, hasStreamNodes } from "./graph.js";
+import { fmt, h, reportError, section, toast } from "./dom.js";
+
+export function createTestView({ settings, onChange }) {
+  const source = h(
+    "select",
+    { dataset: { testid: "test-source" } },
+    h("option", { value: "graph" }, "the current graph"),
+    h("option", { value: "live" }, "the live workflow (saved default)"),
+  );
+  const figures = h("div", { className: "tl-muted", dataset: { testid: "test-figures" } }, "not running");
+  const events = h("div", { className: "tl-events" });
+  const startButton = h("button", { className: "tl-primary", onclick: () => start(), dataset: { testid: "test-start" } }, "▶ Start test stream");
+  const stopButton = h("button", { onclick: () => stop(), dataset: { testid: "test-stop" }, disabled: true }, "■ Stop");
+  let current = null;
+
+  async function start(kind = source.value) {
+    try {
+      const options = { seconds: settings.seconds(), fps: settings.fps(), ...settings.size() };
+      if (kind === "graph") {
+        const { api } = await currentGraph();
+        if (!hasStreamNodes(api)) throw new Error("the graph needs a TrickleInput and a TrickleOutput node");
+        options.workflow = api;
+      }
+      current = await client.startTest(options);
+      toast("info", "Test stream started", current.stream_id);
+      render(current);
+      onChange(current);
+    } catch (err) {
+      reportError("Test stream", err);
+    }
+  }
+
+  async function stop() {
+    try {
+      render(await client.stopTest());
+      onChange(current);
+    } catch (err) {
+      reportError("Stop test stream", err);
+    }
+  }
+
+  function render(figs, stream) {
+    current = figs;
+    const running = Boolean(figs?.running);
+    startButton.disabled = running;
+    stopButton.disabled = !running;
+    if (!figs || !figs.stream_id) {
+      figures.textContent = "not running";
+      return;
+    }
+    const s = stream || {};
+    figures.textContent = [
+      running ? "running" : "ended",
+      figs.stream_id,
+      `${figs.size?.[0]}×${figs.size?.[1]} @ ${figs.fps} fps for ${figs.seconds}s`,
+      `fps in/out ${fmt(s.fps_in)} / ${fmt(s.fps_out)}`,
+      `latency p50 ${fmt(s.latency_ms?.p50, 0, " ms")}`,
+      `frames out ${s.frames_out ?? "–"}`,
+      `segments back ${figs.output_segments ?? 0}`,
+      figs.error ? `error: ${figs.error}` : null,
+    ].filter(Boolean).join(" · ");
+    events.replaceChildren(...(figs.events || []).slice(-8).reverse().map((e) => h("div", {}, `${e.type}: ${e.msg || e.message || e.state || ""}${e.field ? ` (${e.field}: expected ${e.expected}, got ${JSON.stringify(e.received)})` : ""}`)));
+  }
+
+  async function refresh(status) {
+    try {
+      const figs = await client.testStatus();
+      const stream = (status?.streams || []).find((s) => s.stream_id === figs.stream_id);
+      render(figs, stream);
+      return figs;
+    } catch (err) {
+      figures.textContent = err.message;
+      return null;
+    }
+  }
+
+  const el = section(
+    "Test stream",
+    "test-stream",
+    h("div", { className: "tl-row" }, h("label", {}, "run"), source),
+    h("div", { className: "tl-row" }, startButton, stopButton),
+    figures,
+    events,
+  );
+  return { el, refresh, start, stop, running: () => Boolean(current?.running), streamId: () => current?.stream_id };
+}
