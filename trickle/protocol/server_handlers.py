@@ -237,6 +237,8 @@ class TrickleHandlers:
                 return resp
             seg = placed
         channel.started(seg.seq, restart)
+        if seg.closed and first:
+            log.info("%s/%d is complete: re-POSTed bytes dropped", channel.name, seg.seq)
         if not first:
             seg.close()
             return self._released(channel, seg.seq)
