@@ -38,9 +38,9 @@ def other_tasks() -> list[asyncio.Task[object]]:
 
 async def one_cycle(
     i: int, runner: Any, orchestrator: Any, http: aiohttp.ClientSession, segment: bytes
-) -> None:
+) -> float:
     channels = orchestrator.create_channels()
-    status, body, _ = await orchestrator.start_stream(runner.url, channels, {"strength": 0.5})
+    status, body, took = await orchestrator.start_stream(runner.url, channels, {"strength": 0.5})
     assert (status, body) == (200, {}), body
     if i % 10 == 0:  # now and then a real segment, so decoder, encoder and publisher all run
         gateway = GatewayStream(channels)
@@ -54,6 +54,7 @@ async def one_cycle(
         orchestrator.close_channels(channels)
         await wait_for(lambda: idle(runner), 5, step=0.01)
     orchestrator.close_channels(channels)
+    return took
 
 
 async def test_start_stop_cycles_do_not_leak(make_runner: Any, orchestrator: Any) -> None:
@@ -64,9 +65,13 @@ async def test_start_stop_cycles_do_not_leak(make_runner: Any, orchestrator: Any
         await asyncio.sleep(0.2)
         gc.collect()
         threads, tasks, fds = stream_threads(), len(other_tasks()), open_fds()
-        for i in range(1, CYCLES + 1):
-            await one_cycle(i, runner, orchestrator, http, segment)
+        took = [
+            await one_cycle(i, runner, orchestrator, http, segment) for i in range(1, CYCLES + 1)
+        ]
         assert idle(runner) and runner.api.manager.started == CYCLES + 1
+        assert sorted(took)[CYCLES // 2] < 0.1, (
+            f"median start reply {sorted(took)[CYCLES // 2]:.3f}s"
+        )
         await asyncio.sleep(1.0)
         gc.collect()
         assert stream_threads() == threads
