@@ -62,5 +62,3 @@ class FrameProcessor(Protocol):
 
     async def stop(self) -> None: ...
 
-
-ProcessorFactory = Callable[[], FrameProcessor]
