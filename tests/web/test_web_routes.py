@@ -91,7 +91,9 @@ async def test_settings_post_needs_json_content_type(panel: Panel) -> None:
 
 
 async def test_setup_gives_the_ai_models_entry_for_this_host(panel: Panel) -> None:
-    await panel.call("POST", "/trickle/settings", {"model_id": "comfystream", "token": "Zq9-secret"})
+    await panel.call(
+        "POST", "/trickle/settings", {"model_id": "comfystream", "token": "Zq9-secret"}
+    )
     status, body = await panel.call("GET", "/trickle/setup")
     entry = body["ai_models_entry"]
     assert entry["url"] == panel.server.url and entry["model_id"] == "comfystream"

@@ -1,0 +1,108 @@
+"""Fixtures of the web tests: a real ComfyUI with the pack (its own instance, so saving a default
+live workflow here cannot change what the ComfyUI integration tests run) and headless Chromium
+driven by Python's ``playwright`` (``pip install playwright``; no browser download: Debian's
+``chromium`` is used). Skipped with the reason when ``COMFYUI_PATH``, chromium or playwright is
+missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _comfy_helpers() -> Any:
+    """The ComfyUI start-up helpers of tests/comfyui (loaded by path: conftests are not modules)."""
+    spec = importlib.util.spec_from_file_location(
+        "trickle_web_comfy_helpers", ROOT / "tests" / "comfyui" / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def chromium_path() -> str | None:
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return found if Path(found).exists() else None
+
+
+@pytest.fixture(scope="module")
+def comfy_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    helpers = _comfy_helpers()
+    path = os.environ.get("COMFYUI_PATH")
+    if not path:
+        pytest.skip("COMFYUI_PATH is not set: the web tests need a real ComfyUI (see docs/web.md)")
+    comfy = Path(path)
+    python = helpers._python(comfy)
+    if not (comfy / "main.py").is_file() or not Path(python).exists():
+        pytest.skip(f"COMFYUI_PATH={comfy} has no main.py, or its python {python} is missing")
+    base = tmp_path_factory.mktemp("comfy-web")
+    (base / "custom_nodes").mkdir()
+    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+    port = helpers._free_port()
+    log_path = base / "comfyui.log"
+    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        helpers._wait_ready(url, process, log_path)
+        yield helpers.ComfyUI(url, base, log_path, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser_page(comfy_web: Any) -> Iterator[Any]:
+    """One Chromium page on the ComfyUI editor, with page errors collected in ``page.errors``."""
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Python playwright is missing: pip install playwright"
+    )
+    with tempfile.TemporaryDirectory(prefix="trickle-web-chromium-") as profile:
+        with sync_api.sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                profile, executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
+                viewport={"width": 1400, "height": 900},
+            )  # fmt: skip
+            page = context.new_page()
+            page.errors = []
+            page.console_lines = []
+            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            page.on(
+                "console",
+                lambda msg: page.console_lines.append((msg.location.get("url", ""), msg.text)),
+            )
+            try:
+                yield page
+            finally:
+                context.close()

@@ -1,0 +1,168 @@
+"""The Trickle Live panel in real headless Chromium against a real ComfyUI with the pack:
+it opens (nothing logged), saving the graph makes it the live workflow, a test stream runs through
+the runner and its preview changes, and a live parameter control changes the output.
+Screenshots go to docs/img/. The tests share one page and run in order."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.comfyui
+
+ROOT = Path(__file__).resolve().parents[2]
+IMG = ROOT / "docs" / "img"
+PANEL = "[data-testid=trickle-live-panel]"
+
+# The share of horizontally adjacent pixel pairs that differ by more than 24 (edges: a sharpness
+# figure; the test clip's barcode and colour wraps are hard edges, a strong blur removes them),
+# and a short fingerprint of its pixels; null until the preview has a frame.
+PREVIEW_FIGURES = """() => {
+  const img = document.querySelector('[data-testid=preview]');
+  if (!img || !img.src || !img.naturalWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0, n = 0, print = 0;
+  for (let y = 0; y < c.height; y += 1) for (let x = 1; x < c.width; x += 1) {
+    const i = (y * c.width + x) * 4;
+    sum += Math.max(Math.abs(d[i] - d[i - 4]), Math.abs(d[i + 1] - d[i - 3])) > 24 ? 1 : 0;
+    n += 1;
+    print = (print * 31 + d[i] + d[i + 1] * 7) % 1000000007;
+  }
+  return {sharpness: sum / n, print, frames: Number(img.dataset.frames || 0),
+          width: c.width, height: c.height};
+}"""
+
+
+def wait_until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def shot(page: Any, name: str) -> None:
+    IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMG / name))
+
+
+def test_panel_opens_and_logs_nothing(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    # A fresh user directory: no first-run templates dialog over the editor.
+    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
+    assert status == 200
+    page.goto(comfy_web.url)
+    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
+    if page.locator(".p-dialog-mask").count():
+        page.keyboard.press("Escape")
+    blur = json.loads((ROOT / "workflows" / "blur.json").read_text())
+    page.evaluate("g => app.loadGraphData(g)", blur)
+    page.evaluate(
+        """async () => { const s = app.extensionManager.setting;
+           await s.set('TrickleLive.TestSeconds', 40); await s.set('TrickleLive.TestFps', 12);
+           await s.set('TrickleLive.TestSize', '256x256'); await s.set('TrickleLive.PreviewFps', 4); }"""
+    )
+    page.click(".trickle-live-tab-button")
+    page.wait_for_selector(f"{PANEL} [data-testid=runner-state].tl-state-IDLE")
+    entry = json.loads(page.inner_text("[data-testid=ai-models-entry]"))
+    assert entry["url"] == comfy_web.url and entry["pipeline"] == "live-video-to-video"
+    page.wait_for_selector("[data-testid=params] [data-param=radius]")
+    assert page.locator("[data-testid=workflow-list] [data-workflow=blur]").count() == 1
+    ours = [text for url, text in page.console_lines if "trickle-live" in url]
+    assert ours == [], ours  # nothing logged on load
+    assert page.errors == []
+    shot(page, "panel.png")
+
+
+def test_saving_the_graph_makes_it_the_live_workflow(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    page.fill("[data-testid=workflow-name]", "blur-live")
+    page.check("[data-testid=workflow-default]")
+    page.click("[data-testid=save-workflow]")
+    page.wait_for_selector("[data-testid=workflow-list] [data-workflow=blur-live]")
+    listed = comfy_web.get("/trickle/workflows")
+    assert listed["default"] == "blur-live" and "blur-live" in listed["saved"]
+    saved = comfy_web.get("/trickle/workflows/blur-live")["workflow"]
+    expected = page.evaluate("async () => (await app.graphToPrompt()).output")
+    assert saved == expected  # exactly the frontend's own API-format conversion
+    graph = comfy_web.get("/trickle/workflows-ui/blur-live")["graph"]
+    assert sorted(n["type"] for n in graph["nodes"]) == sorted(
+        n["class_type"] for n in saved.values()
+    )
+    assert "blur-live" in page.inner_text("[data-testid=default-workflow]")
+
+
+def preview(page: Any) -> dict[str, Any] | None:
+    return page.evaluate(PREVIEW_FIGURES)
+
+
+def test_test_stream_runs_and_the_preview_changes(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    page.select_option("[data-testid=test-source]", "live")  # the saved default: blur-live
+    page.click("[data-testid=test-start]")
+    first = wait_until(lambda: preview(page), 60, "a first preview frame")
+    status = comfy_web.get("/trickle/status")
+    (stream,) = status["streams"]
+    assert stream["stream_id"].startswith("editor-test-") and stream["source"] == "runner"
+    driver = status["comfyui"]["streams"][stream["stream_id"]]
+    assert "blur-live" in driver["source"], driver  # the saved default live workflow runs
+    later = wait_until(
+        lambda: (p := preview(page)) and p["frames"] > first["frames"] + 2
+        and p["print"] != first["print"] and p,
+        30,
+        "the preview to change",
+    )  # fmt: skip
+    assert (later["width"], later["height"]) == (256, 256)
+    wait_until(
+        lambda: "fps in/out" in page.inner_text("[data-testid=test-figures]"), 10, "the figures"
+    )
+    assert page.locator(f"[data-testid=streams] [data-stream='{stream['stream_id']}']").count()
+    shot(page, "test-stream.png")
+
+
+def set_param(page: Any, name: str, value: float) -> None:
+    page.locator(f"[data-testid=params] [data-param={name}]").evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('change')); }", str(value)
+    )
+
+
+def settled_sharpness(page: Any, seconds: float = 2.5) -> float:
+    time.sleep(seconds)  # updates apply between two frames; let the preview catch up
+    values = []
+    for _ in range(4):
+        figures = preview(page)
+        assert figures is not None
+        values.append(figures["sharpness"])
+        time.sleep(0.3)
+    return sorted(values)[len(values) // 2]
+
+
+def test_a_parameter_control_changes_the_output(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    set_param(page, "radius", 1)
+    set_param(page, "sigma", 0.1)
+    sharp = settled_sharpness(page)
+    set_param(page, "radius", 31)
+    set_param(page, "sigma", 10)
+    blurred = settled_sharpness(page)
+    hint = page.inner_text("[data-testid=params-section]")
+    assert "radius" in hint and blurred < 0.5 * sharp, (sharp, blurred, hint)
+    shot(page, "live-parameters.png")
+    page.click("[data-testid=test-stop]")
+    wait_until(
+        lambda: comfy_web.get("/health")["status"] == "IDLE", 20, "the runner to be idle again"
+    )
+    wait_until(
+        lambda: not comfy_web.get("/trickle/live-test")["running"], 10, "the test stream's end"
+    )
+    assert page.errors == []
