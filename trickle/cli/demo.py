@@ -61,7 +61,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, An
     params, update = _json_arg(args.params, "--params"), _json_arg(args.update, "--update")
     if not args.comfy and args.processor == "invert":
         params = {"strength": 1.0} if params is None else params
-        update = {"strength": 0.5} if update is None else update
+        # midway the picture turns from inverted back to the original: a change anyone can see
+        update = {"strength": 0.0} if update is None else update
     return params, update
 
 
