@@ -119,7 +119,6 @@ def check_frames(out: Output, seconds: int) -> None:
     (stream,) = out.status["streams"]
     assert stream["frames_in"] >= total - FPS, stream
     assert stream["frames_out"] + stream["drops"] >= stream["frames_in"] - 2, stream
-    assert len(numbers) >= stream["frames_out"] - 2, (len(numbers), stream)
     assert len(numbers) >= 0.5 * total, f"{len(numbers)} of {total} frames came out"
 
 
