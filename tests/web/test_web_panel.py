@@ -157,6 +157,7 @@ def test_a_parameter_control_changes_the_output(comfy_web: Any, browser_page: An
     blurred = settled_sharpness(page)
     hint = page.inner_text("[data-testid=params-section]")
     assert "radius" in hint and blurred < 0.5 * sharp, (sharp, blurred, hint)
+    page.locator("[data-testid=params-section]").scroll_into_view_if_needed()
     shot(page, "live-parameters.png")
     page.click("[data-testid=test-stop]")
     wait_until(

@@ -27,7 +27,10 @@ function control(param, send) {
   });
   const shown = h("span", { className: "tl-muted" }, String(param.value ?? ""));
   input.addEventListener("input", () => (shown.textContent = input.value));
-  input.addEventListener("change", () => send(param.name, number(input.value)));
+  input.addEventListener("change", () => {
+    shown.textContent = input.value;
+    send(param.name, number(input.value));
+  });
   return h("span", { className: "tl-row" }, input, shown);
 }
 
