@@ -71,10 +71,13 @@ class RunnerAPI:
             raise ApiError(500, str(exc), capacity=exc.capacity, running=exc.running) from None
 
     def parse_start(self, body: Any, **kw: Any) -> StartRequest:
+        """422 for a malformed request; 400 for a bad value inside ``params`` (the user's fault:
+        a gateway then fails the stream instead of trying every other orchestrator)."""
         try:
             return parse_start_request(body, host_allowed=self.config.host_allowed, **kw)
         except ValidationError as exc:
-            raise validation_error(exc, 422) from None
+            status = 400 if exc.field.startswith("params.") else 422
+            raise validation_error(exc, status) from None
 
     # --- runner contract ----------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:

@@ -8,6 +8,9 @@ Every event is one JSON document per trickle segment, wrapped as
   the gateway's 30 s events watchdog waits for;
 - ``error`` (``ai_stream_events``): ``pipeline``, ``message``, ``time`` (seconds) and, for
   validation errors, ``field`` / ``expected`` / ``received``;
+- ``info`` (``ai_stream_events``): ``pipeline``, ``message`` and details — what a processor wants
+  known that is not an error (workflow loaded and where from, how a ComfyStream-style graph was
+  mapped, workflow switched, parameters applied);
 - ``stream_trace`` milestones: ``runner_receive_stream_request``,
   ``runner_receive_first_ingest_segment``, ``runner_send_first_processed_segment``.
 """
@@ -61,6 +64,13 @@ def error_event(
 ) -> dict[str, Any]:
     event: dict[str, Any] = {"type": "error", "pipeline": pipeline, "message": message}
     event["time"] = round(time.time(), 3)
+    for key, value in (detail or {}).items():
+        event.setdefault(key, value)
+    return wrap(event)
+
+
+def info_event(pipeline: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "info", "pipeline": pipeline, "message": message}
     for key, value in (detail or {}).items():
         event.setdefault(key, value)
     return wrap(event)

@@ -3,7 +3,9 @@
 One shape for every entry point: the runner's ``POST /live-video-to-video``, BYOC's
 ``POST /stream/start``, the pack's own test stream and the go-livepeer live-runner app. Unknown
 fields are ignored, a missing ``params`` is ``{}``; wrong types raise :class:`ValidationError`
-naming the field, what was expected and what came.
+naming the field, what was expected and what came. ``width``/``height``/``max_framerate``/``fps``
+(``shape.py``) are checked here, so a bad value fails the start request itself; given at the top
+level of the body (pytrickle's habit) they are moved into ``params``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ValidationError
+from .shape import SHAPE_KEYS, parse_shape
 
 URL_FIELDS = ("subscribe_url", "publish_url", "control_url", "events_url", "data_url")
 TEXT_FIELDS = ("model_id", "gateway_request_id", "manifest_id", "stream_id")
@@ -71,7 +74,12 @@ def parse_start_request(
         values[name] = _url(body, name, name in required, host_allowed)
     for name in TEXT_FIELDS:
         values[name] = _text(body, name)
-    values["params"] = parse_params(body.get("params"), "params")
+    params = parse_params(body.get("params"), "params")
+    for name in SHAPE_KEYS:  # pytrickle-style top-level width/height/fps: the same as in params
+        if body.get(name) is not None and name not in params:
+            params = {**params, name: body[name]}
+    parse_shape(params)  # a bad width/height/frame rate is refused now, naming params.<name>
+    values["params"] = params
     if stream_id:
         values["stream_id"] = stream_id
     request = StartRequest(source=source, **values)

@@ -29,6 +29,7 @@ from ..media.decoder import StreamDecoder
 from ..media.encoder import StreamEncoder
 from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
+from ..media.resize import FrameShaper
 from ..protocol.http import make_client_session
 from . import channels
 from .events import (
@@ -37,11 +38,13 @@ from .events import (
     TRACE_REQUEST,
     StatusReporter,
     error_event,
+    info_event,
     trace_event,
 )
 from .output import EmitQueue, OutputChannel
 from .processor import FrameIO, FrameProcessor, ProcessorState
 from .request import StartRequest
+from .shape import StreamShape, parse_shape
 from .stats import StreamStats
 from .tasks import cancel_and_wait
 
@@ -69,6 +72,7 @@ class StreamSession:
         self.status.set_params(request.params)
         self.stop_reason: str | None = None
         self.control_ended = False
+        self.infos: list[dict[str, Any]] = []  # the last info reports (status API)
         self._on_done = on_done
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,7 +83,12 @@ class StreamSession:
         self._encoder: StreamEncoder | None = None
         self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE)
         self._output = EmitQueue(lambda f: self._emit(f, passthrough=False))
-        self.decoder = StreamDecoder(self._on_video, self._on_audio, on_error=self._on_decode_error)
+        self.shape = _shape_of(request)
+        self._shaper = FrameShaper(self.shape.width, self.shape.height)
+        self.decoder = StreamDecoder(
+            self._on_video, self._on_audio, max_fps=self.shape.max_fps,
+            on_error=self._on_decode_error,
+        )  # fmt: skip
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -139,11 +148,16 @@ class StreamSession:
             "stale": self.is_stale(),
             "stopping": self.stopping,
             "stop_reason": self.stop_reason,
+            "shape": self.shape.as_dict(),  # requested width/height/max_framerate (None: input's)
+            "fps_capped": self.decoder.stats.dropped_fps,  # input frames over max_framerate
+            "info": self.infos[-3:],
             **self.stats.snapshot(self._input.dropped),
         }
 
     # --- frame path (decoder / processor threads) ----------------------------------------------
     def _on_video(self, frame: VideoFrame) -> None:
+        if self._shaper.active:
+            frame = frame.with_image(self._shaper.shape(frame.image))
         self.stats.frame_in()
         self._input.put(frame)
         if self.processor.state is not ProcessorState.READY:
@@ -179,7 +193,10 @@ class StreamSession:
         self.events.put_threadsafe(self._loop, error_event(self.status.pipeline, message, detail))
 
     def _report_info(self, message: str, detail: dict[str, Any]) -> None:
+        """Any thread: logged and published as an ``info`` event."""
         log.info("stream %s: %s %s", self.stream_id, message, detail)
+        self.infos = [*self.infos[-9:], {"message": message, **detail}]
+        self.events.put_threadsafe(self._loop, info_event(self.status.pipeline, message, detail))
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -282,6 +299,16 @@ class StreamSession:
         if self.http is not None:
             await self.http.close()
         log.info("stream %s stopped (%s)", self.stream_id, self.stop_reason)
+
+
+def _shape_of(request: StartRequest) -> StreamShape:
+    """The requested input shape (checked when the request was parsed; a request built in code
+    with a bad value gets none, logged)."""
+    try:
+        return parse_shape(request.params)
+    except ValidationError as exc:
+        log.warning("stream %s: start parameters ignored: %s", request.key, exc)
+        return StreamShape()
 
 
 async def _wait_until(predicate: Callable[[], bool], timeout: float) -> None:
