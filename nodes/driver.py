@@ -24,7 +24,7 @@ from ..trickle.errors import ValidationError
 from ..trickle.session.processor import FrameIO, ProcessorState
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
-from .graph import Workflow, adapt, describe
+from .graph import Workflow, adapt, describe, looks_like_workflow
 from .params import Update, apply, classify
 from .store import PASSTHROUGH, WorkflowStore, load_bundled, select_workflow
 from .warmup import warm_up, warm_up_size
@@ -124,8 +124,9 @@ class ComfyProcessor:
         assert self._io is not None and self._binding is not None
         host = self._host = self._host_factory()
         workflow, source = select_workflow(self._params, self._model_id, self._store)
+        notes: list[str] = []
         try:
-            await self._set_workflow(workflow)
+            notes = await self._set_workflow(workflow)
             self.source = source
         except ValidationError as exc:
             self._report_error(f"workflow from {source} refused: {exc}", exc.as_dict())
@@ -141,8 +142,13 @@ class ComfyProcessor:
         if self._state is ProcessorState.LOADING:
             self._state = ProcessorState.READY
         self._loaded.set()
-        self._io.report_info("workflow loaded", {"source": self.source, **describe(self._workflow)})
-        initial = {k: v for k, v in (self._params or {}).items() if k not in ("prompt", "prompts")}
+        loaded = {"source": self.source, "mapped": notes, **describe(self._workflow)}
+        self._io.report_info("workflow loaded", loaded)
+        initial = {  # a text `prompt` is a live parameter; a workflow `prompt(s)` was used above
+            k: v
+            for k, v in (self._params or {}).items()
+            if k not in ("prompt", "prompts") or not looks_like_workflow(v)
+        }
         if initial:
             with contextlib.suppress(ValidationError):
                 await self.update(initial)
@@ -257,7 +263,10 @@ class ComfyProcessor:
         async with self._update_lock:
             try:
                 update = classify(params, self._workflow)
-                base = adapt(update.workflow)[0] if update.workflow is not None else self._workflow
+                notes: list[str] = []
+                base = self._workflow
+                if update.workflow is not None:
+                    base, notes = adapt(update.workflow)
                 patched, applied = apply(base, Update(None, update.patches), self._host.schemas)
                 if update.workflow is None and not applied:
                     return {"applied": {}, "ignored": update.ignored}
@@ -270,6 +279,7 @@ class ComfyProcessor:
         report = {"applied": applied, "ignored": update.ignored, "version": self._version}
         if update.workflow is not None:
             report["workflow"] = describe(patched)
+            report["mapped"] = notes
         if self._io is not None:
             what = "workflow switched" if update.workflow else "parameters applied"
             self._io.report_info(what, report)
