@@ -22,6 +22,7 @@ from ..session.manager import CapacityError, StreamManager
 from ..session.request import StartRequest, parse_start_request
 from .hardware import HardwareProbe
 from .http import ApiError, check_token, json_ok, read_json, validation_error
+from .probes import ProbeLog
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,20 @@ class RunnerAPI:
         self.version = version
         self.hardware = hardware or HardwareProbe()
         self.readiness = readiness
-        self.probes: dict[str, dict[str, Any]] = {}
+        self.probe_log = ProbeLog()
+        self.probes: dict[str, dict[str, Any]] = self.probe_log.by_path  # path -> last probe
         self.last_start: dict[str, Any] | None = None
         self.started_at = time.time()
 
     # --- shared helpers -----------------------------------------------------------------------
     def record_probe(self, request: web.Request, answer: Any) -> None:
-        self.probes[request.path] = {
-            "time": int(time.time() * 1000),
-            "remote": request.remote,
-            "user_agent": request.headers.get("User-Agent", ""),
-            "answer": answer,
-        }
+        self.probe_log.record(request, answer, self.config.token)
+
+    def advertised(self) -> dict[str, Any]:
+        """What an orchestrator that probed us will advertise (status API, editor panel)."""
+        return self.probe_log.advertised(
+            self.config.model_id, self.version, bool(self.config.token)
+        )
 
     def health_value(self) -> str:
         override = self.readiness() if self.readiness is not None else None
@@ -93,13 +96,13 @@ class RunnerAPI:
     async def hardware_info(self, request: web.Request) -> web.Response:
         gpus = await self.hardware.info()
         answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_info": gpus}
-        self.record_probe(request, {"gpus": len(gpus)})
+        self.record_probe(request, {**answer, "gpu_info": None, "gpus": len(gpus)})
         return json_ok(answer)
 
     async def hardware_stats(self, request: web.Request) -> web.Response:
         gpus = await self.hardware.stats()
         answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_stats": gpus}
-        self.record_probe(request, {"gpus": len(gpus)})
+        self.record_probe(request, {**answer, "gpu_stats": None, "gpus": len(gpus)})
         return json_ok(answer)
 
     async def live_video_to_video(self, request: web.Request) -> web.Response:

@@ -1,7 +1,9 @@
 """The pack's own API under ``/trickle/`` (web UI, scripts): status, streams, stop, update, preview.
 
 - ``GET  /trickle/status`` — health, streams (fps in/out, latency, drops, last error), the
-  orchestrator's probes, effective configuration (secrets masked);
+  orchestrator's probes and what it will therefore advertise (``advertised``: health gate,
+  capability name, runner version, who probed, checks to act on), effective configuration
+  (secrets masked);
 - ``GET  /trickle/streams`` — ``{"streams": [...]}``;
 - ``POST /trickle/streams/{stream_id}/stop`` — ``{"stopped": bool}``;
 - ``POST /trickle/streams/{stream_id}/update`` — body: one parameter update; ``{"applied": {...}}``;
@@ -59,6 +61,7 @@ class PackRoutes:
             "last_error": manager.last_error,
             "last_start": api.last_start,
             "probes": api.probes,
+            "advertised": api.advertised(),
             "recent": manager.history,
             "config": api.config.public(),
         }
