@@ -3,6 +3,7 @@ import { client } from "./api_client.js";
 import { h, installStyles, reportError } from "./dom.js";
 import { createParamsView } from "./params_view.js";
 import { createPreviewView } from "./preview_view.js";
+import { createProbesView } from "./probes_view.js";
 import { createSetupView } from "./setup_view.js";
 import { createStatusView } from "./status_view.js";
 import { createTestView } from "./test_view.js";
@@ -16,8 +17,9 @@ export function createPanel(settings) {
   const params = createParamsView({ target: updateTarget });
   const workflows = createWorkflowsView();
   const setup = createSetupView();
+  const probes = createProbesView();
   const root = h("div", { className: "tl-panel", dataset: { testid: "trickle-live-panel" } });
-  root.append(status.el, preview.el, test.el, params.el, workflows.el, setup.el);
+  root.append(status.el, preview.el, test.el, params.el, workflows.el, setup.el, probes.el);
   let lastStatus = null;
   let timers = [];
 
@@ -46,6 +48,7 @@ export function createPanel(settings) {
       return;
     }
     status.render(lastStatus, preview.sizes);
+    probes.render(lastStatus);
     const figs = await test.refresh(lastStatus);
     const ids = lastStatus.streams.map((s) => s.stream_id);
     const testId = figs?.running ? figs.stream_id : null;
