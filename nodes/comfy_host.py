@@ -102,7 +102,7 @@ class _Coalescer:
     def __init__(self, server: Any) -> None:
         self.server = server
         self.original = server.queue_updated
-        self.listeners: list[Callable[[], None]] = []
+        self.listeners: list[Callable[[], object]] = []
         self.streams = 0
         self.lock = threading.Lock()
         self.last_sent = 0.0
@@ -247,11 +247,11 @@ class ComfyHost:
             removed += 1
         return removed
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
+    def add_listener(self, listener: Callable[[], object]) -> None:
         self.coalescer.listeners.append(listener)
         self.coalescer.streams += 1
 
-    def remove_listener(self, listener: Callable[[], None]) -> None:
+    def remove_listener(self, listener: Callable[[], object]) -> None:
         if listener in self.coalescer.listeners:
             self.coalescer.listeners.remove(listener)
             self.coalescer.streams -= 1

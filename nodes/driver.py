@@ -66,7 +66,7 @@ class ComfyProcessor:
         self._version = 0
         self._inflight: dict[str, Ticket] = {}
         self._last_report: dict[str, float] = {}
-        self._wake_threadsafe: Callable[[], None] = lambda: None
+        self._wake_threadsafe: Callable[[], object] = lambda: None
         self.counters = {"prompts": 0, "frames": 0, "errors": 0, "no_frame": 0, "passthrough": 0}
         self.source = ""
 

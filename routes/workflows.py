@@ -36,7 +36,7 @@ class WorkflowRoutes:
         except ValidationError as exc:
             raise validation_error(exc, 400) from None
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_names(self, request: web.Request) -> web.Response:
         return json_ok(
             {
                 "saved": self.store.names(),
@@ -97,7 +97,7 @@ class WorkflowRoutes:
 
     def specs(self, prefix: str = "/trickle") -> list[tuple[str, str, Handler]]:
         return [
-            ("GET", f"{prefix}/workflows", guarded(self.list)),
+            ("GET", f"{prefix}/workflows", guarded(self.list_names)),
             ("GET", f"{prefix}/workflows/{{name}}", guarded(self.get)),
             ("POST", f"{prefix}/workflows/{{name}}", guarded(self.save)),
             ("DELETE", f"{prefix}/workflows/{{name}}", guarded(self.delete)),
