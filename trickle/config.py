@@ -24,6 +24,7 @@ class RunnerConfig:
 
     token: str = ""  # Bearer token required on start/BYOC routes when set
     model_id: str = "comfystream"  # reported by /version and /hardware/*
+    workflow: str = ""  # default live workflow: a saved/bundled name or an API-format JSON file
     capacity: int = 1  # concurrent streams
     stale_timeout: float = 15.0  # no input this long (or control ended) -> stream may be pre-empted
     input_timeout: float = 60.0  # no input this long -> the stream stops

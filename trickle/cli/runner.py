@@ -17,6 +17,7 @@ from ..config import RunnerConfig
 from ..errors import ValidationError
 from ..runner.app import MOUNTED_KEY, RunnerServer, build_app
 from ..session.processors import PROCESSORS
+from ..session.workflow_spec import resolve
 
 HELP = "serve the live-video-to-video runner API without ComfyUI (passthrough or invert)"
 
@@ -28,7 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--processor", choices=sorted(PROCESSORS), default="passthrough")
+    parser.add_argument(
+        "--processor", choices=sorted(PROCESSORS), default=None, help="default passthrough"
+    )
+    parser.add_argument(
+        "--workflow",
+        default=None,
+        help="default workflow: passthrough|invert, a bundled workflow name or an API-format JSON"
+        " file (ComfyStream's LoadImage/LoadTensor -> [ImageInvert] -> SaveImage/PreviewImage/"
+        "SaveTensor shapes too; other nodes need ComfyUI) (env TRICKLE_WORKFLOW)",
+    )
     parser.add_argument(
         "--token", default=None, help="require 'Authorization: Bearer TOKEN' (env TRICKLE_TOKEN)"
     )
@@ -57,20 +67,30 @@ def config_from_args(args: argparse.Namespace) -> RunnerConfig:
             ("token", args.token),
             ("model_id", args.model_id),
             ("capacity", args.capacity),
+            ("workflow", args.workflow),
         )
         if value is not None
     }
     return RunnerConfig.from_env(**overrides)
 
 
-async def serve(args: argparse.Namespace, config: RunnerConfig) -> None:
+def processor_from(args: argparse.Namespace, config: RunnerConfig) -> tuple[str, str]:
+    """(processor name, what chose it): ``--processor``, else the workflow, else passthrough."""
+    if args.processor and config.workflow:
+        raise ValidationError("--processor", "either --processor or --workflow", args.processor)
+    if args.processor:
+        return args.processor, f"processor {args.processor}"
+    if config.workflow:
+        return resolve(config.workflow)
+    return "passthrough", "processor passthrough"
+
+
+async def serve(args: argparse.Namespace, config: RunnerConfig, processor: str) -> None:
     public = args.public_url or f"http://{args.host}:{args.port}"
-    server = RunnerServer(
-        build_app(config, args.processor, public_url=public), args.host, args.port
-    )
+    server = RunnerServer(build_app(config, processor, public_url=public), args.host, args.port)
     url = await server.start()
     sys.stdout.write(
-        f"trickle-live runner on {url} (processor {args.processor}, model_id {config.model_id},"
+        f"trickle-live runner on {url} ({args.chosen}, model_id {config.model_id},"
         f" capacity {config.capacity}, token {'on' if config.token else 'off'})\n"
         f'  aiModels.json: {{"pipeline": "live-video-to-video", "model_id": "{config.model_id}",'
         f' "url": "{public}"}}\n  status: {url}/trickle/status   (Ctrl-C stops)\n'
@@ -120,11 +140,12 @@ async def start_live_runner(args: argparse.Namespace, server: RunnerServer) -> A
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
+        processor, args.chosen = processor_from(args, config)
     except ValidationError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 2
     try:
-        asyncio.run(serve(args, config))
+        asyncio.run(serve(args, config, processor))
     except OSError as exc:
         sys.stderr.write(f"cannot listen on {args.host}:{args.port}: {exc}\n")
         return 1

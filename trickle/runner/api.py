@@ -72,6 +72,8 @@ class RunnerAPI:
             await self.manager.start(request)
         except CapacityError as exc:
             raise ApiError(500, str(exc), capacity=exc.capacity, running=exc.running) from None
+        except ValidationError as exc:  # e.g. a params.prompt graph this processor cannot run
+            raise validation_error(exc, 400) from None
 
     def parse_start(self, body: Any, **kw: Any) -> StartRequest:
         """422 for a malformed request; 400 for a bad value inside ``params`` (the user's fault:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..config import RunnerConfig
 from ..session.manager import ProcessorFactory, StreamManager
-from ..session.processors import processor_factory
+from ..session.workflow_spec import workflow_factory
 from .api import RunnerAPI
 from .registration import ByocRegistrar
 from .routes import Mounted, mount
@@ -31,8 +31,11 @@ def build_app(
     public_url: str = "",
     readiness: Callable[[], str | None] | None = None,
 ) -> web.Application:
-    """An app serving every route; ``public_url`` is the URL a BYOC orchestrator reaches us at."""
-    factory = processor_factory(processor) if isinstance(processor, str) else processor
+    """An app serving every route; ``public_url`` is the URL a BYOC orchestrator reaches us at.
+
+    ``processor``: a processor name (a stream whose ``params.prompt(s)`` holds a graph gets the
+    processor computing that graph, see ``session/workflow_spec.py``) or a factory."""
+    factory = workflow_factory(processor) if isinstance(processor, str) else processor
     manager = StreamManager(config, factory)
     api = RunnerAPI(manager, config, readiness=readiness)
     # Our own limit applies per route (read_body); aiohttp's must not answer 413 first.
