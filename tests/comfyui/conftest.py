@@ -106,7 +106,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     log_path = base / "comfyui.log"
     cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_IDLE_TIMEOUT": "20"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "20"}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=env
