@@ -159,13 +159,14 @@ class OrchestratorEmulator:
             self._close_session_channels(runner, sid)
         runner.sessions.clear()
 
-    async def release(self, rid: str, sid: str) -> bool:
+    async def release(self, rid: str, sid: str, *, close_channels: bool = True) -> bool:
         runner = self.runners.get(rid)
         if runner is None or sid not in runner.sessions:
             return False
         if runner.o2r is not None:
             await runner.o2r.send({"event": "released", "session": sid, "timestamp": "now"})
-        self._close_session_channels(runner, sid)
+        if close_channels:
+            self._close_session_channels(runner, sid)
         del runner.sessions[sid]
         return True
 
