@@ -20,28 +20,21 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aiohttp
 
 from ..errors import ProtocolError
 from ..protocol.http import make_client_session
 from .config import LiveRunnerConfig
+from .o2r import O2RReader, ReaderFactory, SessionEvent, default_reader_factory
 from .redact import redact_url
 from .registration import heartbeat_body
 
 log = logging.getLogger(__name__)
 
 
-class JsonReader(Protocol):
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
-
-    async def close(self) -> None: ...
-
-
-ReaderFactory = Callable[[str], JsonReader]
-SessionEvent = Callable[[str, str], Awaitable[None]]  # (event, session id)
 SessionList = Callable[[list[str], float], Awaitable[None]]  # (O's ids, monotonic send time)
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -59,15 +52,6 @@ def parse_go_duration(value: Any, default: float) -> float:
         return default
     seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
     return seconds if seconds > 0 else default
-
-
-def _default_reader(verify_tls: bool) -> ReaderFactory:
-    def make(url: str) -> JsonReader:
-        from ..protocol.json_channels import ControlReader
-
-        return ControlReader(url, start_seq=-1, verify_tls=verify_tls)
-
-    return make
 
 
 class HeartbeatClient:
@@ -95,11 +79,9 @@ class HeartbeatClient:
         self._extra = metadata_extra or (lambda: {})
         self._http = http
         self._own_http = http is None
-        self._reader_factory = reader_factory or _default_reader(cfg.verify_tls)
+        self._o2r = O2RReader(on_event, reader_factory or default_reader_factory(cfg.verify_tls))
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._reader: JsonReader | None = None
-        self._reader_task: asyncio.Task[None] | None = None
         self._secret = ""  # heartbeat secret: never logged
         self._base = cfg.orch_url.rstrip("/")
         self.runner_id = ""
@@ -132,7 +114,7 @@ class HeartbeatClient:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self._stop_reader()
+        await self._o2r.stop()
         if unregister and self.registered:
             await self._unregister()
         self.registered = False
@@ -203,7 +185,7 @@ class HeartbeatClient:
         )
 
     async def _bootstrap(self) -> bool:
-        await self._stop_reader()
+        await self._o2r.stop()
         self._base = self.cfg.orch_url.rstrip("/")
         self.runner_id = ""
         sent = time.monotonic()
@@ -235,7 +217,7 @@ class HeartbeatClient:
             redact_url(self._base),
             self.interval,
         )
-        self._start_reader(data.get("o2r"))
+        self._o2r.start(data.get("o2r"))
         await self._reconcile(data, sent)
         return True
 
@@ -296,37 +278,3 @@ class HeartbeatClient:
             raise ProtocolError(redact_url(url), 0, type(exc).__name__) from None
         except TimeoutError:
             raise ProtocolError(redact_url(url), 0, "timed out") from None
-
-    # -- o2r ---------------------------------------------------------------------------------
-
-    def _start_reader(self, channel: Any) -> None:
-        url = ""
-        if isinstance(channel, dict):
-            url = str(channel.get("internal_url") or channel.get("url") or "")
-        if not url:
-            log.warning("live-runner registration carried no o2r channel; relying on heartbeats")
-            return
-        self._reader = self._reader_factory(url)
-        self._reader_task = asyncio.create_task(self._read_o2r(self._reader), name="liverunner-o2r")
-
-    async def _read_o2r(self, reader: JsonReader) -> None:
-        try:
-            async for message in reader:
-                event, session = message.get("event"), message.get("session")
-                if event in ("reserved", "released") and isinstance(session, str) and session:
-                    log.info("o2r: session %s %s", session, event)
-                    await self._on_event(str(event), session)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # task boundary: the next heartbeat notices a lost registration
-            log.exception("live-runner o2r reader failed")
-        log.info("o2r channel ended")
-
-    async def _stop_reader(self) -> None:
-        task, self._reader_task = self._reader_task, None
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await reader.close()
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)

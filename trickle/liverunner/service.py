@@ -24,7 +24,8 @@ from ..protocol.http import make_client_session
 from ..session.manager import StreamManager
 from .app import LiveRunnerApp
 from .config import LiveRunnerConfig
-from .heartbeat import HeartbeatClient, ReaderFactory
+from .heartbeat import HeartbeatClient
+from .o2r import ReaderFactory
 from .registration import registration_info
 from .site import LiveRunnerSite
 
