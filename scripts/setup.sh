@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh          runtime only (.venv): enough for `python -m trickle demo|runner|serve`
 #   bash scripts/setup.sh --dev    + test tools, CPU torch 2.13.0, and pytrickle in its own
 #                                  environment (.venv-pytrickle: it pins av<=14.4, whose newest wheel here is
-#                                  14.2.0, and needs torch)
+#                                  14.2.0, and needs torch), and livepeer-gateway in .venv-lpgw
+#                                  (Python 3.12) when a 3.12 interpreter exists
 # Idempotent: an existing environment is reused and brought up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,16 @@ if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt torch==2.13.0
   [ -x .venv-pytrickle/bin/python ] || "$PY" -m venv .venv-pytrickle
   .venv-pytrickle/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 av==14.2.0 pytrickle==0.1.6
+  # livepeer-gateway (the SDK, Python >= 3.12) drives the live-runner app in an interop test
+  PY312=""
+  for c in ${PYTHON312:-} "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python python3.12 python3.13; do
+    if "$c" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then PY312=$c; break; fi
+  done
+  if [ -n "$PY312" ]; then
+    [ -x .venv-lpgw/bin/python ] || "$PY312" -m venv .venv-lpgw
+    .venv-lpgw/bin/python -m pip install -q --disable-pip-version-check livepeer-gateway==1.0.0 numpy
+  else
+    echo "no Python 3.12: the livepeer-gateway interop test will be skipped" >&2
+  fi
 fi
 echo "setup done: $(.venv/bin/python --version)"
