@@ -5,6 +5,15 @@ channel's consecutive segments are fed from any thread into a :class:`BytePipe`;
 and decodes them with PyAV while they arrive and calls ``on_video`` / ``on_audio`` (on the decode
 thread: the caller hands frames on through its bounded, drop-oldest queue).
 
+Segments: when the caller says where a segment ends (:meth:`StreamDecoder.end_segment`), each
+segment is demuxed by its own demuxer, as the trickle contract allows (every segment is a
+complete MPEG-TS stream beginning with PAT/PMT and a keyframe). That is required for publishers
+that run a fresh TS muxer per segment (go-livepeer's WHIP ingest, livepeer-gateway's
+``MediaPublish``): their continuity counters restart and their PIDs may change, which one demuxer
+across segments would take for damage. It also decodes a segment's last frame at once. The
+codec contexts outlive the demuxers (``codecs``). Without ``end_segment`` calls the bytes are one
+TS stream, as before.
+
 Latency: the demuxer runs without parsers (``fflags=+noparse``), so an access unit is decoded as
 soon as its PES is complete: at once when the PES carries a length, otherwise when the next PES of
 the stream begins (MPEG-TS gives no earlier end marker). Probing is minimal (``probesize=32``), so
@@ -28,6 +37,7 @@ import av
 from av.video.reformatter import VideoReformatter
 
 from .bitstream import h264_is_keyframe, split_opus_ts
+from .codecs import DecoderContexts
 from .frames import AudioFrame, VideoFrame
 from .pipe import DEFAULT_MAX_BYTES, BytePipe
 from .stats import DecoderStats
@@ -55,7 +65,7 @@ class StreamDecoder:
         self._on_audio = on_audio
         self._on_error = on_error
         self.name = name
-        self._threads = threads
+        self._codecs = DecoderContexts(threads)
         self._pipe = BytePipe(max_buffer_bytes)
         self._limiter = FpsLimiter(max_fps) if max_fps else None
         self._rgb = VideoReformatter()
@@ -82,6 +92,15 @@ class StreamDecoder:
     def feed(self, data: bytes) -> None:
         """Bytes of the input TS stream (any thread, never blocks)."""
         self._pipe.write(data)
+
+    def end_segment(self) -> None:
+        """The bytes fed so far end a complete input segment (any thread, never blocks).
+
+        Optional: the next bytes begin a new MPEG-TS stream (PAT/PMT, keyframe), which may come
+        from a new muxer (continuity counters, PIDs). The segment's last frame is decoded now
+        instead of when the next PES begins. Call it only after a segment was read to its end.
+        """
+        self._pipe.mark_boundary()
 
     def end(self) -> None:
         """The input is finished: decode what is left, then the thread exits."""
@@ -112,12 +131,15 @@ class StreamDecoder:
 
     def _run(self) -> None:
         try:
-            last_read = -1
+            last = (-1, -1)
             while not self._stopping and not self._pipe.exhausted:
-                if self._pipe.bytes_read == last_read:
+                self._pipe.resume()
+                if (self._pipe.bytes_read, self._pipe.boundaries_read) == last:
                     raise av.error.InvalidDataError(0, "input could not be opened")
-                last_read = self._pipe.bytes_read
+                last = (self._pipe.bytes_read, self._pipe.boundaries_read)
                 self._run_container()
+            if not self._stopping:
+                self._drain()
         except Exception as exc:  # task boundary: report, end the thread
             log.exception("%s: decode thread failed", self.name)
             self._report(f"decoder stopped: {exc}")
@@ -127,38 +149,59 @@ class StreamDecoder:
             log.debug("%s: decode thread done: %s", self.name, self.stats)
 
     def _run_container(self) -> None:
+        """Demux until the input ends, or until the segment ends when segments are marked."""
+        start = self._pipe.bytes_read
         try:
             container = av.open(self._pipe, mode="r", format="mpegts", options=OPEN_OPTIONS)
         except (av.error.FFmpegError, EOFError) as exc:
-            if not (self._stopping or self._pipe.exhausted):
+            empty_segment = self._pipe.at_boundary and self._pipe.bytes_read == start
+            if not (self._stopping or self._pipe.exhausted or empty_segment):
                 self._report(f"cannot open the input stream: {exc}")
             return
         with container:
-            video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if video is not None:
-                video.codec_context.thread_count = self._threads
-                video.codec_context.thread_type = "SLICE"
-            if audio is not None:
-                self.stats.has_audio = True
-                self.stats.audio_codec = audio.codec_context.name
             try:
-                self._demux(container, video, audio)
+                self._demux(container)
             except av.error.FFmpegError as exc:  # the demuxer gave up: reopen on what follows
                 if not self._stopping:
                     self.stats.errors += 1
                     self._report(f"demuxer error, reopening the input: {exc}")
+                    self._need_key = self._resyncing = True
 
-    def _demux(self, container: Any, video: Any, audio: Any) -> None:
+    def _demux(self, container: Any) -> None:
+        video: Any = None  # the video stream decoded: the first, or a newer one a new PMT adds
+        contexts: dict[int, Any] = {}  # stream index -> decoder context (outlives the demuxer)
         for packet in container.demux():
             if self._stopping:
                 return
             self.stats.bytes_in = self._pipe.bytes_in
             self.stats.dropped_bytes = self._pipe.dropped_bytes
-            if packet.stream is video:
-                self._video_packet(packet)
-            elif packet.stream is audio and self._on_audio is not None:
-                self._audio_packet(packet)
+            stream = packet.stream
+            if packet.size == 0:  # this demuxer's end; the contexts are drained at the input's end
+                continue
+            if stream.type == "video":
+                if video is None or (stream is not video and stream.index > video.index):
+                    video = stream
+                if stream is video:
+                    self._video_packet(packet, self._context(contexts, stream))
+            elif stream.type == "audio" and self._on_audio is not None:
+                self._audio_packet(packet, self._context(contexts, stream))
+
+    def _context(self, contexts: dict[int, Any], stream: Any) -> Any:
+        ctx = contexts.get(stream.index)
+        if ctx is None:
+            ctx = contexts[stream.index] = self._codecs.get(stream)
+            if stream.type == "audio":
+                self.stats.has_audio = True
+                self.stats.audio_codec = ctx.name
+        return ctx
+
+    def _drain(self) -> None:
+        """End of input: take the frames the decoders still hold."""
+        for ctx in self._codecs.held():
+            if ctx.type == "video":
+                self._decode_video(ctx, None)
+            elif self._on_audio is not None:
+                self._audio_frames(ctx, None)
 
     def _report(self, message: str) -> None:
         self.stats.last_error = message
@@ -176,11 +219,7 @@ class StreamDecoder:
         self._need_key = True
         self._resyncing = True
 
-    def _video_packet(self, packet: av.Packet) -> None:
-        ctx = packet.stream.codec_context
-        if packet.size == 0:  # end of input: flush the decoder
-            self._decode_video(ctx, None)
-            return
+    def _video_packet(self, packet: av.Packet, ctx: Any) -> None:
         if packet.is_corrupt:
             self._resync(f"damaged video packet (pts {packet.pts})")
             return
@@ -244,13 +283,15 @@ class StreamDecoder:
 
     # -- audio ---------------------------------------------------------------------------------
 
-    def _audio_packet(self, packet: av.Packet) -> None:
-        ctx = packet.stream.codec_context
+    def _audio_packet(self, packet: av.Packet, ctx: Any) -> None:
         if packet.is_corrupt:
             self.stats.audio_errors += 1
             return
+        self._audio_frames(ctx, packet)
+
+    def _audio_frames(self, ctx: Any, packet: av.Packet | None) -> None:
         try:
-            if packet.size == 0:
+            if packet is None:
                 frames = ctx.decode(None)
             elif ctx.name == "opus":
                 frames = self._decode_opus(ctx, packet)

@@ -8,6 +8,11 @@ bytes) instead of waiting for ``n``, so demuxing starts before a segment is comp
 The pipe has no ``seek``/``tell``, so PyAV opens it as a non-seekable stream (like an HTTP body).
 It is bounded: when the reader falls more than ``max_bytes`` behind, the oldest bytes are dropped
 and counted (live video prefers fresh input; the demuxer resynchronises on the next keyframe).
+
+Segment boundaries (optional): :meth:`mark_boundary` after the last byte of an input segment makes
+the reader see end-of-file there, and keep seeing it (a demuxer may read again after an EOF) until
+it calls :meth:`resume` for the next segment. So each segment can be demuxed by its own demuxer,
+which flushes the segment's last PES at once instead of waiting for the next PES to begin.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from collections import deque
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+_BOUNDARY = b""  # a queue entry without bytes marks the end of a segment (write() skips b"")
 
 
 class BytePipe:
@@ -33,6 +39,8 @@ class BytePipe:
         self.dropped_bytes = 0
         # time.monotonic() of the write() whose bytes were read most recently (latency accounting)
         self.read_fed_at = 0.0
+        self.boundaries_read = 0  # segment boundaries the reader has reached
+        self._at_boundary = False  # the reader reached one and has not resumed yet
 
     def write(self, data: bytes) -> int:
         """Append ``data`` (non-blocking). Ignored after end/abort. Returns len(data)."""
@@ -57,6 +65,24 @@ class BytePipe:
             self._size -= lost
             self.dropped_bytes += lost
 
+    def mark_boundary(self) -> None:
+        """The bytes written so far end a segment: the reader reads EOF there until resume()."""
+        with self._cond:
+            if self._ended or self._aborted:
+                return
+            self._chunks.append((_BOUNDARY, time.monotonic()))
+            self._cond.notify()
+
+    def resume(self) -> None:
+        """Reader side: go on past the boundary reached (no-op when not at one)."""
+        with self._cond:
+            self._at_boundary = False
+
+    @property
+    def at_boundary(self) -> bool:
+        """True while the reader sits at a segment boundary it reached (until resume())."""
+        return self._at_boundary
+
     def end(self) -> None:
         """No more writes: the reader drains what is left, then reads EOF."""
         with self._cond:
@@ -73,18 +99,27 @@ class BytePipe:
             self._cond.notify_all()
 
     def read(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes (all available if ``n`` < 0); blocks until some exist; b"" at EOF."""
+        """Up to ``n`` bytes (all available if ``n`` < 0); blocks until some exist; b"" at EOF.
+
+        Never reads across a segment boundary: b"" there, and after it until resume().
+        """
         with self._cond:
-            while not self._size and not (self._ended or self._aborted):
+            while not (self._chunks or self._ended or self._aborted or self._at_boundary):
                 self._cond.wait()
-            if self._aborted or not self._size:
+            if self._aborted or self._at_boundary or not self._chunks:
+                return b""
+            if not self._chunks[0][0]:  # a boundary
+                self._chunks.popleft()
+                self._at_boundary = True
+                self.boundaries_read += 1
                 return b""
             return self._take(self._size if n < 0 else min(n, self._size))
 
     def _take(self, n: int) -> bytes:
+        """Up to ``n`` bytes from the head, stopping at a boundary."""
         parts: list[bytes] = []
         want = n
-        while want:
+        while want and self._chunks and self._chunks[0][0]:  # up to a boundary
             chunk, fed_at = self._chunks[0]
             start = self._head_offset
             avail = len(chunk) - start
@@ -98,6 +133,7 @@ class BytePipe:
                 self._head_offset += want
                 want = 0
             self.read_fed_at = fed_at
+        n -= want
         self._size -= n
         self.bytes_read += n
         return parts[0] if len(parts) == 1 else b"".join(parts)
