@@ -73,6 +73,7 @@ def make_test_clip(
     first_index: int = 0,
     preset: str = "veryfast",
     pes_length: bool = False,
+    mux_options: dict[str, str] | None = None,
 ) -> bytes:
     """An MPEG-TS clip: H.264 (yuv420p, no B-frames), pts on 90 kHz from ``start_pts``.
 
@@ -82,10 +83,12 @@ def make_test_clip(
     ``audio``: False, True or "aac" (AAC), or "opus" (Opus): a 440 Hz stereo tone at 48 kHz.
     ``pes_length``: write the video PES length (FFmpeg omits it by default), so a demuxer can
     hand on each frame as soon as its last byte is in, not when the next frame begins.
+    ``mux_options``: further options for FFmpeg's mpegts muxer (e.g. ``mpegts_start_pid``).
     """
     out_buf = io.BytesIO()
     count = round(seconds * fps)
     options = {"omit_video_pes_length": "0"} if pes_length else {}
+    options.update(mux_options or {})
     with av.open(out_buf, mode="w", format="mpegts", options=options) as container:
         video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"

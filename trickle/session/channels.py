@@ -123,6 +123,8 @@ async def run_input(session: StreamSession, url: str) -> None:
                 async for chunk in segment.chunks():
                     session.stats.input_bytes(len(chunk))
                     session.decoder.feed(chunk)
+                if segment.complete:  # each segment may be its own TS muxer run (WHIP ingest)
+                    session.decoder.end_segment()
                 errors = 0
             except NET_ERRORS as exc:
                 errors += 1
