@@ -154,9 +154,12 @@ class StreamDecoder:
         try:
             container = av.open(self._pipe, mode="r", format="mpegts", options=OPEN_OPTIONS)
         except (av.error.FFmpegError, EOFError) as exc:
-            empty_segment = self._pipe.at_boundary and self._pipe.bytes_read == start
-            if not (self._stopping or self._pipe.exhausted or empty_segment):
+            if self._stopping or (self._pipe.exhausted and not self._pipe.at_boundary):
+                return
+            if not self._pipe.at_boundary:
                 self._report(f"cannot open the input stream: {exc}")
+            elif self._pipe.bytes_read > start:  # an empty segment is no error
+                self._report(f"input segment without an MPEG-TS stream: {exc}")
             return
         with container:
             try:
