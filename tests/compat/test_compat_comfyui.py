@@ -1,0 +1,211 @@
+"""The compatibility points inside a real ComfyUI (skipped without ``COMFYUI_PATH``): a ComfyUI
+started the way an operator following the docs would, with ``TRICKLE_MODEL_ID=comfyui`` and a
+default live workflow named by ``TRICKLE_WORKFLOW`` (a ComfyStream-style file: LoadImage →
+ImageInvert → PreviewImage); streams driven by the in-process orchestrator and gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from compat_graphs import LOADIMAGE_BLUR_SAVE, LOADIMAGE_INVERT_PREVIEW, PRIMARY_INVERT, as_text
+from compat_kit import frames_of
+from runner_streamkit import clip, decode, wait_for
+from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
+
+pytestmark = pytest.mark.comfyui
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL_ID = "comfyui"
+
+
+def _helpers() -> Any:
+    """tests/comfyui's start-up helpers, loaded by path (a conftest is not importable)."""
+    name = "trickle_compat_comfy_helpers"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests/comfyui/conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    helpers = _helpers()
+    path = os.environ.get("COMFYUI_PATH")
+    if not path:
+        pytest.skip("COMFYUI_PATH is not set: the ComfyUI compatibility tests need a ComfyUI")
+    comfy_dir = Path(path)
+    python = helpers._python(comfy_dir)
+    if not (comfy_dir / "main.py").is_file() or not Path(python).exists():
+        pytest.skip(f"COMFYUI_PATH={comfy_dir} has no main.py, or its python {python} is missing")
+    base = tmp_path_factory.mktemp("comfy-compat")
+    (base / "custom_nodes").mkdir()
+    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+    workflow_file = base / "authoring-page-workflow.json"
+    workflow_file.write_text(as_text(LOADIMAGE_INVERT_PREVIEW))
+    port = helpers._free_port()
+    log_path = base / "comfyui.log"
+    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_MODEL_ID": MODEL_ID,
+           "TRICKLE_WORKFLOW": str(workflow_file)}  # fmt: skip
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            cmd, cwd=comfy_dir, stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        helpers._wait_ready(url, process, log_path)
+        comfyui = helpers.ComfyUI(url, base, log_path, process)
+        comfyui.workflow_file = workflow_file
+        yield comfyui
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+async def _get(url: str) -> Any:
+    def fetch() -> Any:
+        import urllib.request
+
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    return await asyncio.to_thread(fetch)
+
+
+async def run(
+    comfy: Any,
+    params: dict[str, Any] | None,
+    model_id: str,
+    seconds: float = 3.0,
+    during: Callable[[GatewayStream, str], Awaitable[None]] | None = None,
+) -> tuple[bytes, list[dict[str, Any]]]:
+    """One stream through ComfyUI; the output bytes and the inner events."""
+    orch = LocalOrchestrator()
+    await orch.start()
+    channels = orch.create_channels()
+    gateway = GatewayStream(channels)
+    gateway.start_readers()
+    stream_id = f"compat-{channels.mid}"
+    try:
+        status, body, _ = await orch.start_stream(
+            comfy.url, channels, params, stream_id=stream_id, model_id=model_id
+        )
+        assert status == 200, body
+        publishing = asyncio.create_task(gateway.publish(clip(seconds)))
+        if during is not None:
+            await during(gateway, stream_id)
+        await publishing
+        await asyncio.sleep(1.0)
+        await gateway.end_input()
+        deadline = time.monotonic() + 20
+        while (await _get(comfy.url + "/health"))["status"] != "IDLE":
+            assert time.monotonic() < deadline, "the stream did not end"
+            await asyncio.sleep(0.2)
+        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+    finally:
+        await gateway.close()
+        await orch.close()
+    return bytes(gateway.output.data), [e.get("event", {}) for _, e in gateway.events]
+
+
+def info(events: list[dict[str, Any]], message: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("type") == "info" and e.get("message") == message]
+
+
+def test_model_id_echoed_and_probes_recorded(comfy: Any) -> None:
+    for path in ("/version", "/hardware/info", "/trickle/runner/version"):
+        assert comfy.get(path)["model_id"] == MODEL_ID, path
+    status = comfy.get("/trickle/status")
+    assert status["advertised"]["capability"] == f"live-video-to-video/{MODEL_ID}"
+    assert status["advertised"]["health_gate"] in ("passed", "not seen")
+    assert status["config"]["workflow"] == str(comfy.workflow_file)
+
+
+async def test_default_workflow_from_a_file_runs_for_any_model_id(comfy: Any) -> None:
+    data, events = await run(comfy, None, "streamdiffusion")
+    out = decode(data)
+    assert len(out.pts) >= 20 and sum(out.inverted) >= 0.8 * len(out.inverted)
+    (loaded,) = info(events, "workflow loaded")
+    assert loaded["source"] == f"file {comfy.workflow_file}"
+    assert "node 10 (LoadImage) reads the stream" in loaded["mapped"]
+    assert "node 12 (PreviewImage) writes the stream" in loaded["mapped"]
+
+
+async def test_saved_workflow_named_like_the_model_id_wins(comfy: Any) -> None:
+    status, body = await asyncio.to_thread(
+        comfy.request, "POST", "/trickle/workflows/streamdiffusion", PRIMARY_INVERT
+    )
+    assert status == 200, body
+    try:
+        data, events = await run(comfy, None, "streamdiffusion")
+    finally:
+        await asyncio.to_thread(comfy.request, "DELETE", "/trickle/workflows/streamdiffusion")
+    (loaded,) = info(events, "workflow loaded")
+    assert loaded["source"] == "workflow named like model_id 'streamdiffusion'"
+    assert "node 5 (PrimaryInputLoadImage) reads the stream" in loaded["mapped"]
+    out = decode(data)
+    assert sum(out.inverted) >= 0.8 * len(out.inverted)
+
+
+async def test_comfystream_graph_size_and_every_update_shape_and_door(comfy: Any) -> None:
+    replies: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(1.5)
+        await gateway.send_control({"3": {"blur_radius": 3}})  # node id -> inputs
+        headers = {"X-Stream-Id": stream_id}
+        replies["flat"] = await _post(comfy.url + "/stream/params", {"sigma": 2.5}, headers)
+        replies["bad"] = await _post(comfy.url + "/stream/update", {"sigma": 99}, headers)
+        await asyncio.sleep(0.5)
+        replies["mid"] = (await _get(comfy.url + "/trickle/status"))["comfyui"]["streams"]
+        replies["switch"] = await _post(
+            comfy.url + "/api/stream/update", {"prompt": as_text(PRIMARY_INVERT)}, headers
+        )
+
+    params = {"prompts": [LOADIMAGE_BLUR_SAVE], "width": 96, "height": 64, "sigma": 1.5}
+    data, events = await run(comfy, params, "comfystream", seconds=4.0, during=during)
+    sizes, _ = frames_of(data)
+    assert len(sizes) >= 30 and set(sizes) == {(96, 64)}
+    (loaded,) = info(events, "workflow loaded")
+    assert loaded["source"] == "params.prompts" and loaded["params"] == {"sigma": 1.0}
+    applied = info(events, "parameters applied")
+    assert applied[0]["applied"] == {"2": {"value": 1.5}}  # the flat start param, then updates
+    assert sorted(applied[0]["ignored"]) == ["height", "width"]
+    assert "node 4 (SaveImage) writes the stream" in loaded["mapped"]
+    (stream,) = replies["mid"].values()
+    assert stream["params"] == {"sigma": 2.5}, stream
+    assert replies["flat"][0] == 200 and replies["flat"][1]["applied"]["applied"] == {
+        "2": {"value": 2.5}
+    }
+    assert replies["bad"][0] == 400 and replies["bad"][1]["detail"]["field"] == "sigma"
+    assert replies["switch"][0] == 200, replies["switch"]
+    assert any(e.get("applied") == {"3": {"blur_radius": 3}} for e in applied), applied
+    (switched,) = info(events, "workflow switched")
+    assert "node 9 (SaveTensor) writes the stream" in switched["mapped"]
+
+
+async def _post(url: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=body, headers=headers) as resp:
+            return resp.status, json.loads(await resp.text())
