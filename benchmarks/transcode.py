@@ -150,9 +150,10 @@ def encode_latency(frames: list[VideoFrame], fps: float) -> list[float]:
     return latency[1:]  # the first frame also opens the encoder
 
 
-def bench_pipeline(clip: bytes, fps: float, paced: bool) -> dict[str, Any]:
+def bench_pipeline(clip: bytes, fps: float, paced: bool, threads: int = 1) -> dict[str, Any]:
+    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's)."""
     sink = TimingSink()
-    encoder = StreamEncoder(sink, threads=1, queue_size=100_000, fps_hint=fps)
+    encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
     decoder = StreamDecoder(encoder.put_video, threads=1)
     encoder.start()
     decoder.start()
