@@ -19,6 +19,7 @@ from ..nodes.driver import ComfyProcessor
 from ..nodes.graph import Workflow
 from ..nodes.store import WorkflowStore
 from . import Skip, register_pack
+from .live_runner import install_guard, setup_live_runner
 from .panel import panel_settings, register_panel
 from .runner_settings import RunnerSettings
 
@@ -72,12 +73,13 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     from server import PromptServer
 
     server = PromptServer.instance
+    install_guard(server.app)  # first: ComfyUI's port refuses proxied live-runner traffic
     skip = path_checker(taken_routes(server))
     factory = comfy_factory(store)
     count = register_pack(server.routes, store, validate=validate, factory=factory, skip=skip)
     settings = panel_settings(store)  # the editor panel's runner settings (user directory)
     try:
-        count += _mount_runner(server, factory, skip, settings)
+        count += _mount_runner(server, factory, skip, settings, store)
     except ImportError:
         log.exception("trickle-live: the runner routes are unavailable")
     count += register_panel(server.routes, store, settings, skip=skip)[0]
@@ -85,7 +87,11 @@ def register_in_comfyui(store: WorkflowStore) -> None:
 
 
 def _mount_runner(
-    server: Any, factory: Callable[..., ComfyProcessor], skip: Skip, settings: RunnerSettings
+    server: Any,
+    factory: Callable[..., ComfyProcessor],
+    skip: Skip,
+    settings: RunnerSettings,
+    store: WorkflowStore,
 ) -> int:
     from ..trickle.runner.api import RunnerAPI
     from ..trickle.runner.routes import mount
@@ -98,6 +104,10 @@ def _mount_runner(
     mounted = mount(server.routes, api, api_aliases=False, skip=skip)
     if mounted.pack is not None:
         mounted.pack.sections["comfyui"] = lambda: comfy_status(manager)
+    # the go-livepeer live runner: its own port (TRICKLE_LR_PORT), the same manager
+    live_status = setup_live_runner(server.app, manager, store)
+    if mounted.pack is not None:
+        mounted.pack.sections["live_runner"] = live_status
     return len(mounted.registered)
 
 

@@ -32,6 +32,7 @@ class ComfyUI:
     base: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    lr_port: int = 0  # the live-runner app's own port (TRICKLE_LR_PORT) in that ComfyUI
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -106,7 +107,11 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     log_path = base / "comfyui.log"
     cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
+    lr_port = _free_port()
+    while lr_port == port:
+        lr_port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "20"}
+    env["TRICKLE_LR_PORT"] = str(lr_port)  # the live runner on its own port (start-up hook)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=env
@@ -114,7 +119,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
-        yield ComfyUI(url, base, log_path, process)
+        yield ComfyUI(url, base, log_path, process, lr_port)
     finally:
         process.terminate()
         try:
