@@ -2,8 +2,10 @@
 
 Every segment starts with PAT/PMT and a keyframe, but its continuity counters restart at 0, its
 PIDs may differ from the previous segment's, and (FFmpeg's default) its video PES carry no length.
-Fed to one demuxer, each segment's last frame looked damaged; with ``end_segment()`` after each
-segment the decoder must hand on every frame, with exact pts, and report nothing.
+Fed to one demuxer, each segment's last frame looked damaged. The decoder must hand on every
+frame, with exact pts, and report nothing: with ``end_segment()`` after each segment, and also
+where one trickle segment holds several muxer runs (livepeer-gateway) or no boundary is given.
+Damage must still be reported and skipped.
 """
 
 from __future__ import annotations
@@ -122,14 +124,59 @@ def test_every_frame_of_fresh_muxer_segments_arrives(variant: str) -> None:
     assert run.worst_picture() < 8
 
 
-def test_one_demuxer_across_fresh_muxers_loses_each_segments_last_frame() -> None:
-    """Why end_segment exists: without it the restarted continuity counters look like damage."""
-    run = decode(fresh_segments(3), boundaries=False)
-    assert run.numbers == [i for i in range(45) if i % SEG_FRAMES != SEG_FRAMES - 1] + [44]
-    assert len(run.errors) == 2 and all("damaged video packet" in e for e in run.errors)
+@pytest.mark.parametrize(
+    "variant", ["pes without length", "pes with length", "new pids", "opus", "no boundaries"]
+)
+def test_muxer_restarts_inside_a_segment_are_found(variant: str) -> None:
+    """livepeer-gateway's MediaPublish puts two (or more) muxer runs into one trickle segment."""
+    runs = fresh_segments(
+        6,
+        pes_length=variant == "pes with length",
+        new_pids=variant == "new pids",
+        audio="opus" if variant == "opus" else False,
+    )
+    pairs = [runs[i] + runs[i + 1] for i in range(0, 6, 2)]
+    run = decode(pairs, boundaries=variant != "no boundaries")
+    expect_all(run, 6 * SEG_FRAMES)
+    assert run.stats.muxer_restarts == (5 if variant == "no boundaries" else 3)
+    assert run.stats.audio_errors == 0
 
 
-def test_tiny_random_chunks_across_fresh_muxers() -> None:
+def test_lost_packets_with_a_pat_in_them_are_damage_not_a_restart() -> None:
+    """A PAT whose counter jumps but is followed by a frame that is no keyframe: damage."""
+    segments = split_segments(make_test_clip(3.0, 128, 128, FPS, keyframe_seconds=1.0))
+    seg = segments[1]
+    pats = [i for i in range(188, len(seg), 188) if seg[i + 1] == 0x40 and seg[i + 2] == 0]
+    pat = pats[len(pats) // 2]  # a PAT FFmpeg repeats in the middle of the GOP
+    run = decode([segments[0], seg[:pat] + seg[pat + 3 * 188 :], segments[2]], boundaries=False)
+    assert run.stats.muxer_restarts == 0
+    assert run.numbers[:30] == list(range(30)) and run.numbers[-30:] == list(range(60, 90))
+    assert run.stats.errors == 1 and len(run.errors) == 1
+    assert run.worst_picture() < 8
+
+
+def test_a_muxer_run_cut_inside_a_frame_before_the_next_run_is_reported() -> None:
+    runs = fresh_segments(3, width=256)
+    cut = cut_inside_a_frame(runs[1])
+    run = decode([runs[0] + runs[1][:cut] + runs[2]], boundaries=False)
+    assert run.stats.muxer_restarts == 2
+    assert run.numbers[:SEG_FRAMES] == list(range(SEG_FRAMES))
+    assert run.numbers[-SEG_FRAMES:] == list(range(2 * SEG_FRAMES, 3 * SEG_FRAMES))
+    assert run.stats.errors == 1 and len(run.errors) == 1
+    assert run.worst_picture() < 8
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_restarts_are_found_after_garbage(seed: int) -> None:
+    runs = fresh_segments(3)
+    garbage = random.Random(seed).randbytes(1000)
+    run = decode([runs[0] + garbage + runs[1] + runs[2]], boundaries=False)
+    expect_all(run, 3 * SEG_FRAMES)
+    assert run.stats.muxer_restarts == 2
+
+
+@pytest.mark.parametrize("boundaries", [True, False])
+def test_tiny_random_chunks_across_fresh_muxers(boundaries: bool) -> None:
     data = fresh_segments(3, new_pids=True)
     rnd = random.Random(11)
     run = Run()
@@ -141,7 +188,8 @@ def test_tiny_random_chunks_across_fresh_muxers() -> None:
             step = rnd.randint(1, 23)
             decoder.feed(segment[pos : pos + step])
             pos += step
-        decoder.end_segment()
+        if boundaries:
+            decoder.end_segment()
     decoder.end()
     assert decoder.wait(20)
     run.stats = decoder.stats

@@ -42,6 +42,7 @@ from .frames import AudioFrame, VideoFrame
 from .pipe import DEFAULT_MAX_BYTES, BytePipe
 from .stats import DecoderStats
 from .timing import FpsLimiter, is_discontinuity, to_90k
+from .ts_restarts import MuxerRestarts
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class StreamDecoder:
         self.name = name
         self._codecs = DecoderContexts(threads)
         self._pipe = BytePipe(max_buffer_bytes)
+        self._restarts = MuxerRestarts()
+        self._feed_lock = threading.Lock()
         self._limiter = FpsLimiter(max_fps) if max_fps else None
         self._rgb = VideoReformatter()
         self._thread: threading.Thread | None = None
@@ -91,7 +94,16 @@ class StreamDecoder:
 
     def feed(self, data: bytes) -> None:
         """Bytes of the input TS stream (any thread, never blocks)."""
-        self._pipe.write(data)
+        with self._feed_lock:
+            self._write(self._restarts.feed(data))
+            self.stats.muxer_restarts = self._restarts.restarts
+
+    def _write(self, pieces: list[bytes | None]) -> None:
+        for piece in pieces:
+            if piece is None:  # a new TS muxer run begins: a segment boundary
+                self._pipe.mark_boundary()
+            else:
+                self._pipe.write(piece)
 
     def end_segment(self) -> None:
         """The bytes fed so far end a complete input segment (any thread, never blocks).
@@ -100,11 +112,15 @@ class StreamDecoder:
         from a new muxer (continuity counters, PIDs). The segment's last frame is decoded now
         instead of when the next PES begins. Call it only after a segment was read to its end.
         """
-        self._pipe.mark_boundary()
+        with self._feed_lock:
+            self._write(self._restarts.reset())
+            self._pipe.mark_boundary()
 
     def end(self) -> None:
         """The input is finished: decode what is left, then the thread exits."""
-        self._pipe.end()
+        with self._feed_lock:
+            self._write(self._restarts.reset())
+            self._pipe.end()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the thread to finish (after end()); True when it has."""

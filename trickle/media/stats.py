@@ -23,6 +23,7 @@ class DecoderStats:
     resolution_changes: int = 0
     bytes_in: int = 0
     dropped_bytes: int = 0  # input dropped because the decoder fell too far behind
+    muxer_restarts: int = 0  # new TS muxer runs found inside the input (each demuxed on its own)
     last_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
