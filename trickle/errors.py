@@ -1,12 +1,16 @@
 """Typed errors shared by every layer of ``trickle/``.
 
 Each error carries the facts a person needs to act on it: the URL and HTTP status for protocol
-errors, the field, the expected and the received value for validation errors.
+errors, the field, the expected and the received value for validation errors. Channel URLs are
+capabilities: ``.url`` keeps the full URL for code, ``str(exc)`` shows only a redacted form
+(:mod:`.redaction`), since messages end up in logs and in events sent to the gateway.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .redaction import redact_channel_url, scrub
 
 
 class TrickleError(Exception):
@@ -17,7 +21,7 @@ class ChannelNotFound(TrickleError):
     """The channel does not exist (HTTP 404): it was never created or has been deleted."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"trickle channel not found: {url}")
+        super().__init__(f"trickle channel not found: {redact_channel_url(url)}")
         self.url = url
 
 
@@ -25,7 +29,7 @@ class ChannelClosed(TrickleError):
     """The channel was closed by its owner (``Lp-Trickle-Closed``, or a publisher released on delete)."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"trickle channel closed: {url}")
+        super().__init__(f"trickle channel closed: {redact_channel_url(url)}")
         self.url = url
 
 
@@ -33,8 +37,9 @@ class ProtocolError(TrickleError):
     """The server answered with a status the protocol does not allow at this point."""
 
     def __init__(self, url: str, status: int, body: str = "") -> None:
-        detail = f": {body.strip()[:200]}" if body.strip() else ""
-        super().__init__(f"trickle request {url} failed with HTTP {status}{detail}")
+        detail = f": {scrub(body.strip()[:200], url)}" if body.strip() else ""
+        shown = redact_channel_url(url)
+        super().__init__(f"trickle request {shown} failed with HTTP {status}{detail}")
         self.url = url
         self.status = status
         self.body = body
@@ -44,7 +49,8 @@ class TrickleTimeout(TrickleError):
     """A wait bounded by a timeout ran out."""
 
     def __init__(self, url: str, what: str, seconds: float) -> None:
-        super().__init__(f"timed out after {seconds:g}s waiting for {what} on {url}")
+        shown = redact_channel_url(url)
+        super().__init__(f"timed out after {seconds:g}s waiting for {what} on {shown}")
         self.url = url
         self.what = what
         self.seconds = seconds
@@ -67,7 +73,11 @@ class ValidationError(TrickleError):
         self.received = received
 
     def as_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "expected": self.expected, "received": _jsonable(self.received)}
+        return {
+            "field": self.field,
+            "expected": self.expected,
+            "received": _jsonable(self.received),
+        }
 
 
 def _jsonable(value: Any) -> Any:

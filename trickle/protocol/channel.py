@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..redaction import short_name
 from .headers import RING_SIZE, SEQ_CURRENT, SEQ_NEXT
 from .segment_buffer import SegmentBuffer
 
@@ -75,7 +76,7 @@ class Channel:
         if occupant is not None and occupant.seq > seq and not restart:
             log.warning(
                 "channel %s: late POST of seq %d refused (slot holds %d)",
-                self.name,
+                short_name(self.name),
                 seq,
                 occupant.seq,
             )
@@ -126,4 +127,4 @@ class Channel:
             if seg is not None and seg.seq != seq:
                 seg.close()
                 self._ring[slot] = None
-        log.info("channel %s restarted at seq %d", self.name, seq)
+        log.info("channel %s restarted at seq %d", short_name(self.name), seq)

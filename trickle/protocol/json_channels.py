@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import TrickleTimeout, ValidationError
+from ..redaction import redact_channel_url
 from .publisher import TricklePublisher
 from .subscriber import TrickleSubscriber
 
@@ -72,7 +73,7 @@ class ControlReader:
 
     def _bad(self, seq: int, why: str) -> None:
         self.malformed += 1
-        log.warning("control %s/%d skipped: %s", self.url, seq, why)
+        log.warning("control %s/%d skipped: %s", redact_channel_url(self.url), seq, why)
 
     async def close(self) -> None:
         await self._sub.close()

@@ -22,6 +22,7 @@ import logging
 import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, TrickleTimeout
+from ..redaction import redact_channel_url, scrub
 from . import headers as h
 from .http import make_client_session
 from .segment_writer import SegmentWriter, delete_url
@@ -153,7 +154,12 @@ class TricklePublisher:
             raise ChannelNotFound(url)
         seq = h.parse_int(text) if status == 200 else None
         if seq is None or seq < 0:
-            log.warning("GET %s answered %d %r: restarting at 0", url, status, text[:80])
+            log.warning(
+                "GET %s answered %d %r: restarting at 0",
+                redact_channel_url(url),
+                status,
+                scrub(text[:80], url),
+            )
             return 0
         return seq
 

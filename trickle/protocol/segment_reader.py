@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from ..errors import ProtocolError, TrickleTimeout, ValidationError
+from ..redaction import redact_channel_url, scrub
 from . import headers as h
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ class Segment:
             if max_bytes is not None and self.delivered > max_bytes:
                 self.abandon()
                 raise ValidationError(
-                    f"segment {self.url}", f"at most {max_bytes} bytes", f"{self.delivered}+ bytes"
+                    f"segment {redact_channel_url(self.url)}",
+                    f"at most {max_bytes} bytes",
+                    f"{self.delivered}+ bytes",
                 )
         return b"".join(parts)
 
@@ -92,7 +95,12 @@ class Segment:
                 self.url, 0, f"segment cut off after {self.delivered} bytes: {cause}"
             )
         for attempt in range(1, self._sub.max_retries + 1):
-            log.warning("%s cut off after %d bytes (%s); resuming", self.url, self.delivered, cause)
+            log.warning(
+                "%s cut off after %d bytes (%s); resuming",
+                redact_channel_url(self.url),
+                self.delivered,
+                scrub(str(cause), self.url),
+            )
             await asyncio.sleep(min(self._sub.retry_delay * 2 ** (attempt - 1), 5.0))
             try:
                 resp = await asyncio.wait_for(

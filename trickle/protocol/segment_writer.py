@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, TrickleTimeout
+from ..redaction import redact_channel_url, scrub
 from . import headers as h
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class SegmentWriter:
     ) -> None:
         self.seq = seq
         self.url = f"{url}/{seq}"
+        self.shown = redact_channel_url(self.url, has_seq=True)  # for logs and task names
         self.sent = 0  # body bytes handed to the connection
         self._session = session
         self._headers = headers
@@ -42,7 +44,7 @@ class SegmentWriter:
         self._timeout = timeout
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_SIZE)
         self._ended = False
-        self._task = asyncio.create_task(self._run(), name=f"trickle-post {self.url}")
+        self._task = asyncio.create_task(self._run(), name=f"trickle-post {self.shown}")
         self._task.add_done_callback(_mark_retrieved)  # its error is raised by write()/close()
 
     @property
@@ -60,7 +62,7 @@ class SegmentWriter:
     async def write(self, data: bytes) -> None:
         """Send bytes as part of this segment's body (waits while the connection is behind)."""
         if self._ended:
-            raise RuntimeError(f"{self.url}: write after close")
+            raise RuntimeError(f"{self.shown}: write after close")
         if self._task.done():
             self._raise_finished()
         if not data:
@@ -129,7 +131,11 @@ class SegmentWriter:
                         await delete_url(self._session, self.url, self._timeout)
                     if self.sent or attempt == self._max_retries:
                         raise ProtocolError(self.url, 0, f"upload failed: {exc}") from exc
-                    log.warning("POST %s failed before any byte (%s); retrying", self.url, exc)
+                    log.warning(
+                        "POST %s failed before any byte (%s); retrying",
+                        self.shown,
+                        scrub(str(exc), self.url),
+                    )
                     await asyncio.sleep(self._retry_delay * 2**attempt)
         finally:
             while not self._queue.empty():  # release a producer blocked on a full queue
@@ -139,7 +145,7 @@ class SegmentWriter:
         async with self._session.post(self.url, data=self._body(), headers=self._headers) as resp:
             text = "" if resp.status == 200 else await _short_text(resp)
             _check(self.url, resp, text)
-            log.debug("POST %s: 200 after %d bytes", self.url, self.sent)
+            log.debug("POST %s: 200 after %d bytes", self.shown, self.sent)
 
 
 def _mark_retrieved(task: asyncio.Task[None]) -> None:
@@ -153,13 +159,14 @@ async def delete_url(session: aiohttp.ClientSession, url: str, timeout: float) -
     async def delete() -> int:
         async with session.delete(url) as resp:
             if resp.status not in (200, 400, 404):
-                log.warning("DELETE %s: HTTP %d %s", url, resp.status, await _short_text(resp))
+                text = scrub(await _short_text(resp), url)
+                log.warning("DELETE %s: HTTP %d %s", redact_channel_url(url), resp.status, text)
             return resp.status
 
     try:
         return await asyncio.wait_for(delete(), timeout)
     except (asyncio.TimeoutError, *_CONNECTION_ERRORS) as exc:
-        log.warning("DELETE %s failed: %s", url, exc)
+        log.warning("DELETE %s failed: %s", redact_channel_url(url), scrub(str(exc), url))
         return None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..redaction import short_name
 from .channel import Channel
 from .server_handlers import Hook, HookError, TrickleHandlers
 
@@ -75,7 +76,7 @@ class TrickleServer:
         """Create a channel (a no-op if it exists), as an orchestrator does before a job starts."""
         if name not in self.channels:
             self.channels[name] = Channel(name, mime_type)
-            log.debug("channel %s created (%s)", name, mime_type)
+            log.debug("channel %s created (%s)", short_name(name), mime_type)
 
     def delete_channel(self, name: str) -> bool:
         """Close and remove a channel: readers see ``Lp-Trickle-Closed``, then 404. False if absent."""
@@ -83,7 +84,7 @@ class TrickleServer:
         if channel is None:
             return False
         channel.close()
-        log.debug("channel %s deleted", name)
+        log.debug("channel %s deleted", short_name(name))
         return True
 
     def channel_names(self) -> list[str]:
@@ -143,7 +144,7 @@ class TrickleServer:
             if not name.startswith("_") and ch.write_time < limit
         ]
         for name in idle:
-            log.info("channel %s idle for %.0fs: deleted", name, self.idle_timeout)
+            log.info("channel %s idle for %.0fs: deleted", short_name(name), self.idle_timeout)
             self.delete_channel(name)
         return idle
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..redaction import short_name
 from . import headers as h
 from .channel import Channel
 from .segment_buffer import SegmentBuffer
@@ -70,7 +71,7 @@ async def _run_hook(hook: Hook | None, request: web.Request, name: str) -> web.R
     except HookError as exc:
         return _error(exc.status if 400 <= exc.status < 500 else 400, exc.message or "Refused")
     except Exception:  # a hook is foreign code: its failure is a server error, logged
-        log.exception("trickle hook failed for channel %s", name)
+        log.exception("trickle hook failed for channel %s", short_name(name))
         return _error(500, "Internal server error")
     return None
 
@@ -143,7 +144,7 @@ class TrickleHandlers:
         try:
             await self._stream(request, resp, seg)
         except ConnectionError:
-            log.debug("subscriber of %s/%d went away", channel.name, seq)
+            log.debug("subscriber of %s/%d went away", short_name(channel.name), seq)
         return resp
 
     async def _stream(
@@ -227,7 +228,9 @@ class TrickleHandlers:
         try:
             first = await self._first_bytes(request, seg)
         except ConnectionError:
-            log.debug("publisher of %s/%d went away before sending", channel.name, seg.seq)
+            log.debug(
+                "publisher of %s/%d went away before sending", short_name(channel.name), seg.seq
+            )
             return web.Response(status=499)  # nothing written: the segment stays as it was
         if parked and not seg.closed:
             placed = channel.segment_for_write(seg.seq, restart)
@@ -238,7 +241,9 @@ class TrickleHandlers:
             seg = placed
         channel.started(seg.seq, restart)
         if seg.closed and first:
-            log.info("%s/%d is complete: re-POSTed bytes dropped", channel.name, seg.seq)
+            log.info(
+                "%s/%d is complete: re-POSTed bytes dropped", short_name(channel.name), seg.seq
+            )
         if not first:
             seg.close()
             return self._released(channel, seg.seq)
@@ -247,7 +252,12 @@ class TrickleHandlers:
             while data := await request.content.readany():
                 seg.append(data)
         except ConnectionError:
-            log.warning("upload of %s/%d aborted after %d bytes", channel.name, seg.seq, seg.size)
+            log.warning(
+                "upload of %s/%d aborted after %d bytes",
+                short_name(channel.name),
+                seg.seq,
+                seg.size,
+            )
             seg.close()  # readers end cleanly with what arrived (go-livepeer leaves it open: B3)
             return _error(500, "Server error", close=True)
         seg.close()

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from ..errors import ProtocolError, TrickleTimeout
+from ..redaction import redact_channel_url, scrub
 from . import headers as h
 from .http import make_client_session
 from .segment_reader import Segment, connection_errors
@@ -49,6 +50,7 @@ class TrickleSubscriber:
         retry_delay: float = 0.25,
     ) -> None:
         self.url = url.rstrip("/")
+        self.shown = redact_channel_url(self.url, has_seq=False)  # for logs: a capability
         self.skipped = 0  # segments jumped over after 470s
         self.end_reason: str | None = None  # "closed" (Lp-Trickle-Closed) or "not_found" (404)
         self.max_retries = max_retries
@@ -118,7 +120,7 @@ class TrickleSubscriber:
     # -- fetching one segment ------------------------------------------------------------------
 
     def _start(self, seq: int) -> asyncio.Task[Segment | None]:
-        return asyncio.create_task(self._fetch(seq), name=f"trickle-get {self.url}/{seq}")
+        return asyncio.create_task(self._fetch(seq), name=f"trickle-get {self.shown}/{seq}")
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -134,13 +136,14 @@ class TrickleSubscriber:
         errors = jumps = 0
         while True:
             url = f"{self.url}/{seq}"
+            shown = f"{self.shown}/{seq}"
             wait = self._refresh if deadline is None else min(self._refresh, deadline - loop.time())
             if wait <= 0:
                 raise TrickleTimeout(url, "the segment to start", self._first_byte_timeout or 0.0)
             try:
                 resp = await asyncio.wait_for(self.session().get(url), wait)
             except asyncio.TimeoutError:
-                log.debug("GET %s: no segment start in %.1fs, re-issuing", url, wait)
+                log.debug("GET %s: no segment start in %.1fs, re-issuing", shown, wait)
                 continue
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise ProtocolError(url, 0, f"TLS certificate rejected: {exc}") from exc
@@ -171,7 +174,7 @@ class TrickleSubscriber:
         body = await _short_body(resp)
         if resp.status == 200 or resp.status == 404:
             self.end_reason = "closed" if resp.status == 200 else "not_found"
-            log.info("trickle channel %s ended (%s)", self.url, self.end_reason)
+            log.info("trickle channel %s ended (%s)", self.shown, self.end_reason)
             return None
         if resp.status == h.STATUS_NOT_AVAILABLE:
             latest = h.parse_int(resp.headers.get(h.LATEST))
@@ -179,12 +182,14 @@ class TrickleSubscriber:
             if seq >= 0 and target > seq:
                 self.skipped += target - seq
                 log.warning(
-                    "%s: segment %d gone, skipping %d to %d", self.url, seq, target - seq, target
+                    "%s: segment %d gone, skipping %d to %d", self.shown, seq, target - seq, target
                 )
             if target == seq:
                 await asyncio.sleep(self.retry_delay)
             return target
-        log.warning("GET %s: HTTP %d %s", url, resp.status, body[:200])
+        log.warning(
+            "GET %s: HTTP %d %s", redact_channel_url(url), resp.status, scrub(body[:200], url)
+        )
         return seq
 
     async def _backoff(
@@ -194,7 +199,12 @@ class TrickleSubscriber:
             raise ProtocolError(url, status, detail) from exc
         delay = min(self.retry_delay * 2 ** (errors - 1), 5.0)
         log.warning(
-            "GET %s failed (%s); retry %d/%d in %.2fs", url, detail, errors, self.max_retries, delay
+            "GET %s failed (%s); retry %d/%d in %.2fs",
+            redact_channel_url(url),
+            scrub(detail, url),
+            errors,
+            self.max_retries,
+            delay,
         )
         await asyncio.sleep(delay)
 

@@ -22,6 +22,7 @@ from ..errors import ChannelClosed, ChannelNotFound, TrickleError
 from ..media.frame_queue import FrameQueue
 from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
+from ..redaction import redact_channel_url
 from .stats import StreamStats
 from .tasks import cancel_and_wait
 
@@ -44,6 +45,7 @@ class OutputChannel:
         max_pending: int = 3,
     ) -> None:
         self.url = url
+        self.shown = redact_channel_url(url, has_seq=False)  # logs: the URL is a capability
         self._loop = loop
         self._stats = stats
         self._publisher = TricklePublisher(url, session=session, verify_tls=verify_tls)
@@ -84,7 +86,7 @@ class OutputChannel:
 
     # --- loop side ----------------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"publish {self.url}")
+        self._task = asyncio.create_task(self._run(), name=f"publish {self.shown}")
 
     async def close(self, delete: bool = True, timeout: float = 5.0) -> None:
         """Publish what is queued (bounded by ``timeout``), then close (and DELETE) the channel."""
@@ -94,13 +96,13 @@ class OutputChannel:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
             except asyncio.TimeoutError:
                 log.warning(
-                    "output %s: pending segments not published within %.1fs", self.url, timeout
+                    "output %s: pending segments not published within %.1fs", self.shown, timeout
                 )
             await cancel_and_wait([self._task])
         try:
             await self._publisher.close(delete=delete and not self._gone)
         except (TrickleError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            log.info("output %s: close: %s", self.url, exc)
+            log.info("output %s: close: %s", self.shown, exc)
 
     async def _run(self) -> None:
         writer: SegmentWriter | None = None
@@ -124,7 +126,7 @@ class OutputChannel:
             except (ChannelNotFound, ChannelClosed) as exc:
                 self._mark_gone(str(exc))
             except (TrickleError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("output %s: segment failed: %s", self.url, exc)
+                log.warning("output %s: segment failed: %s", self.shown, exc)
                 writer = None
                 self._done_segment(dropped=True)
 
@@ -136,7 +138,7 @@ class OutputChannel:
     def _mark_gone(self, reason: str) -> None:
         with self._lock:
             self._gone = True
-        log.info("output %s gone: %s", self.url, reason)
+        log.info("output %s gone: %s", self.shown, reason)
         if self._on_gone is not None:
             self._on_gone(reason)
 

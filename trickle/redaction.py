@@ -1,0 +1,62 @@
+"""Redacted forms of trickle channel URLs and names, for logs, error messages and task names.
+
+A channel URL is a capability: whoever knows it may read or write the channel, and go-livepeer
+derives channel names from secrets (the live runner's o2r channel name embeds the heartbeat
+secret). So logs and ``str(exc)`` show only where a URL points and a short prefix of the channel
+name — ``https://host:port/…/abcd…/12`` — while exceptions keep the full URL in ``.url`` for code.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+SHOWN_CHARS = 4
+ELLIPSIS = "…"
+_SEQ = re.compile(r"-?\d+|next")
+
+
+def short_name(name: str | None) -> str:
+    """The first characters of a channel name and an ellipsis (``abcd…``); never the whole name."""
+    if not name:
+        return ""
+    return name[:SHOWN_CHARS] + ELLIPSIS
+
+
+def redact_channel_url(url: str | None, *, has_seq: bool | None = None) -> str:
+    """``scheme://host:port/…/<4 chars of the channel>…/<seq>``; no path, query or user info.
+
+    ``has_seq``: whether the last path part is a segment number (None: a number is taken as one).
+    """
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    parts_path = [p for p in parts.path.split("/") if p and p != ELLIPSIS]
+    seq = ""
+    if has_seq is None:
+        has_seq = len(parts_path) >= 2 and bool(_SEQ.fullmatch(parts_path[-1]))
+    if has_seq and parts_path:
+        seq = "/" + parts_path.pop()
+    channel = f"/{ELLIPSIS}/{short_name(parts_path[-1])}{seq}" if parts_path else f"/{ELLIPSIS}"
+    if parts.scheme and parts.netloc:
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return f"{parts.scheme}://{netloc}{channel}"
+    return channel.lstrip("/")
+
+
+def channel_name(url: str, *, has_seq: bool | None = None) -> str:
+    """The channel name in a channel (or segment) URL: its last path part before the seq."""
+    path = [p for p in urlsplit(url).path.split("/") if p]
+    if has_seq is None:
+        has_seq = len(path) >= 2 and bool(_SEQ.fullmatch(path[-1]))
+    if has_seq and path:
+        path.pop()
+    return path[-1] if path else ""
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error detail, a server's answer) without the channel name of ``url``."""
+    name = channel_name(url)
+    if len(name) <= SHOWN_CHARS or name not in text:
+        return text
+    return text.replace(name, short_name(name))
