@@ -1,0 +1,67 @@
+"""The editor panel shows each orchestrator probe and what the orchestrator will advertise, in
+real headless Chromium against a real ComfyUI (the web tests' fixtures; skipped without
+``COMFYUI_PATH``, chromium or playwright)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.comfyui
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTION = "[data-testid=orchestrator-probes]"
+
+
+def _web_fixtures() -> Any:
+    name = "trickle_compat_web_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests/web/conftest.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+comfy_web = _web_fixtures().comfy_web
+browser_page = _web_fixtures().browser_page
+
+
+def probe(url: str) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "Go-http-client/1.1"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def test_panel_shows_probes_and_what_is_advertised(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
+    assert status == 200
+    page.goto(comfy_web.url)
+    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
+    if page.locator(".p-dialog-mask").count():
+        page.keyboard.press("Escape")
+    page.click(".trickle-live-tab-button")
+    page.wait_for_selector(f"{SECTION} [data-field=gate]")
+    assert "not seen" in page.inner_text(f"{SECTION} [data-field=gate]")
+    assert page.inner_text(f"{SECTION} [data-probe=health]").count("never") >= 1
+    for path in ("/health", "/hardware/info", "/version"):  # an orchestrator starting up
+        probe(comfy_web.url + path)
+    page.wait_for_function(
+        "s => document.querySelector(s)?.textContent.includes('passed')",
+        arg=f"{SECTION} [data-field=gate]",
+        timeout=20_000,
+    )
+    capability = page.inner_text(f"{SECTION} [data-field=capability]")
+    assert "live-video-to-video/comfystream" in capability
+    row = page.inner_text(f'{SECTION} [data-probe="hardware/info"]')
+    assert "127.0.0.1" in row and "model_id=comfystream" in row and "never" not in row
+    assert "Go-http-client" in page.inner_text(f"{SECTION} [data-testid=advertised]")
+    assert "dashboard" in page.inner_text(SECTION)
+    assert page.errors == []
