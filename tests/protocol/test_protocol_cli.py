@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +46,18 @@ async def test_serve_publish_subscribe(tmp_path):
         out = tmp_path / "out"
         sub = await spawn("subscribe", url, "--from", "0", "--out", str(out))
         await asyncio.sleep(1.5)  # the subscriber's interpreter starts and waits on seq 0
-        code, stdout, err = await done(await spawn("publish", url, *map(str, files)))
+        # --keep: a DELETE right after the last POST may beat a slow subscriber's GET of it
+        # (the channel is then gone: protocol semantics), so delete once all three arrived
+        code, stdout, err = await done(await spawn("publish", url, *map(str, files), "--keep"))
         assert code == 0, err
         assert stdout.count(url) == 3
-        code, _, err = await done(sub)  # publish DELETEs the channel: the subscriber ends
+        for _ in range(300):
+            if out.is_dir() and len(list(out.iterdir())) == 3:
+                break
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as http, http.delete(url) as resp:
+            assert resp.status == 200
+        code, _, err = await done(sub)  # the channel is deleted: the subscriber ends
         assert code == 0 and re.search(
             r"channel ended \((closed|not_found)\) after 3 segments", err
         )
