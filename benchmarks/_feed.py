@@ -8,7 +8,10 @@ Definitions (identical for every system fed through trickle):
   first byte of the output access unit whose picture carries frame number n (the barcode drawn by
   ``testclip.pattern_frame``, read after decoding, so no system's pts handling matters);
 - *added latency* = output published − input available;
-- *throughput* = output frames of the measured part / (its last output − its first input byte).
+- *throughput* = output frames of the measured part / (its last output − its first input byte),
+  the input fed as fast as the system takes it: frame n is published once the system's newest
+  output frame is n − lead or later (the trickle server keeps only a few segments: an open-loop
+  burst would be thrown away by the transport before a slower reader sees it).
 """
 
 from __future__ import annotations
@@ -64,9 +67,17 @@ class FeedLog:
 
 
 async def publish(
-    url: str, layout: ClipLayout, fps: float, *, warm_frames: int, fast: bool, log: FeedLog
+    url: str,
+    layout: ClipLayout,
+    fps: float,
+    *,
+    warm_frames: int,
+    fast: bool,
+    log: FeedLog,
+    gate: FeedGate | None = None,
 ) -> None:
-    """The warm-up frames at ``fps``; the measured rest at ``fps`` too, or as fast as possible."""
+    """The warm-up frames at ``fps``; the measured rest at ``fps`` too, or as fast as the system
+    takes them (``fast``: at most ``gate.lead`` frames ahead of its newest output)."""
     log.measure_from = warm_frames
     http = make_client_session()
     pub = TricklePublisher(url, session=http)
@@ -76,6 +87,8 @@ async def publish(
         for n, frame in enumerate(layout.pieces):
             if n < warm_frames or not fast:
                 await asyncio.sleep(max(0.0, t0 + n / fps - time.monotonic()))
+            elif gate is not None:
+                await gate.wait_for(n)
             if n == warm_frames:
                 log.measure_started = time.monotonic()
             for data, new_segment in frame:
@@ -97,9 +110,75 @@ class OutputLog:
     data: bytearray = field(default_factory=bytearray)
     ends: list[int] = field(default_factory=list)  # cumulative byte count after each chunk
     times: list[float] = field(default_factory=list)
+    newest_pts: int = -1  # highest video PES pts seen so far (live progress for the gate)
+    _scan: int = 0
+    progressed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def arrival(self, offset: int) -> float:
         return self.times[min(len(self.times) - 1, bisect.bisect_right(self.ends, offset))]
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        self.ends.append(len(self.data))
+        self.times.append(time.monotonic())
+        newest = self.newest_pts
+        data, i = self.data, self._scan
+        while i + 188 <= len(data):
+            if data[i] != 0x47:
+                i += 1  # lost sync: look for the next packet start
+                continue
+            pts = _video_pes_pts(data, i)
+            if pts is not None and pts > newest:
+                newest = pts
+            i += 188
+        self._scan = i
+        if newest > self.newest_pts:
+            self.newest_pts = newest
+            self.progressed.set()
+
+
+def _video_pes_pts(data: bytearray, i: int) -> int | None:
+    """The pts of the video PES starting in the TS packet at ``i``, if one starts there."""
+    if not data[i + 1] & 0x40:  # payload_unit_start_indicator
+        return None
+    start = i + 4
+    if data[i + 3] & 0x20:  # adaptation field
+        start += 1 + data[i + 4]
+    pes = data[start : start + 14]
+    if len(pes) < 14 or pes[:3] != b"\0\0\x01" or not 0xE0 <= pes[3] <= 0xEF or not pes[7] & 0x80:
+        return None
+    p = pes[9:14]
+    return (p[0] >> 1 & 7) << 30 | p[1] << 22 | (p[2] >> 1) << 15 | p[3] << 7 | p[4] >> 1
+
+
+@dataclass
+class FeedGate:
+    """Closed-loop feed: frame n may leave once the newest output frame is at least n - lead.
+
+    The newest output frame comes from the output's video pts (all three systems keep the input
+    pts); when no output arrives for ``stall_s`` the gate opens anyway (counted), so a system
+    that drops frames or rewrites pts cannot stall the feed."""
+
+    out: OutputLog
+    fps: float
+    start_pts: int
+    lead: int
+    stall_s: float = 0.5
+    stalls: int = 0
+
+    def newest(self) -> int:
+        if self.out.newest_pts < 0:
+            return -1
+        return round((self.out.newest_pts - self.start_pts) * self.fps / 90_000)
+
+    async def wait_for(self, n: int) -> None:
+        while n - self.newest() > self.lead:
+            self.out.progressed.clear()
+            try:
+                await asyncio.wait_for(self.out.progressed.wait(), self.stall_s)
+            except asyncio.TimeoutError:
+                self.stalls += 1
+                return
 
 
 async def record(url: str, log: OutputLog, stop: asyncio.Event) -> None:
@@ -112,9 +191,7 @@ async def record(url: str, log: OutputLog, stop: asyncio.Event) -> None:
                 if segment is None:
                     return
                 async for chunk in segment.chunks():
-                    log.data += chunk
-                    log.ends.append(len(log.data))
-                    log.times.append(time.monotonic())
+                    log.add(chunk)
     finally:
         await http.close()
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from _feed import (
     ClipLayout,
+    FeedGate,
     FeedLog,
     OutputLog,
     latency_ms,
@@ -34,6 +35,7 @@ from _systems import ComfySystem, System
 
 from trickle.runner.simulator import LocalOrchestrator
 
+CLIP_START_PTS = 90_000  # make_test_clip's default start_pts
 SETTLE_S = 3.0  # no new output for this long after the input ended: the system is done
 
 
@@ -48,6 +50,7 @@ async def run_stream(
     fast: bool,
     editor: bool = False,
     profile: Path | None = None,
+    lead: int = 10,
 ) -> dict[str, Any]:
     channels = orch.create_channels()
     out, stop = OutputLog(), asyncio.Event()
@@ -66,7 +69,10 @@ async def run_stream(
         feed = FeedLog()
         spy = _profiler(system.pid, profile) if profile is not None else None
         states = asyncio.create_task(_states_at_measure(system, http, feed))
-        await publish(channels.input, layout, fps, warm_frames=warm_frames, fast=fast, log=feed)
+        gate = FeedGate(out, fps, CLIP_START_PTS, lead) if fast else None
+        await publish(
+            channels.input, layout, fps, warm_frames=warm_frames, fast=fast, log=feed, gate=gate
+        )
         await _settle(out)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -98,6 +104,7 @@ async def run_stream(
     }
     if fast:
         result["fps"] = throughput(feed, frames)
+        result.update(lead=lead, gate_stalls=gate.stalls if gate is not None else 0)
     else:
         lat = latency_ms(feed, frames, warm_frames, layout.frames)
         result.update(latency_ms_p50=pct(lat, 0.5), latency_ms_p95=pct(lat, 0.95))

@@ -93,7 +93,7 @@ async def trickle_system(
         editor = isinstance(system, ComfySystem)
         profile = Path(args.profile) / f"{system.name}-fast.txt" if args.profile else None
         fast = await run_stream(system, orch, http, layouts["fast"], args.fps,
-                                warm_frames=warm, fast=True, profile=profile)  # fmt: skip
+                                warm_frames=warm, fast=True, profile=profile, lead=args.lead)  # fmt: skip
         paced = await run_stream(system, orch, http, layouts["paced"], args.fps,
                                  warm_frames=warm, fast=False, editor=editor)  # fmt: skip
     finally:
@@ -161,7 +161,8 @@ def _say(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="paced measured part")
-    parser.add_argument("--burst", type=float, default=120.0, help="fast measured part (s of clip)")
+    parser.add_argument("--burst", type=float, default=30.0, help="fast measured part (s of clip)")
+    parser.add_argument("--lead", type=int, default=10, help="fast feed: frames ahead of output")
     parser.add_argument("--warm", type=float, default=3.0, help="paced warm-up before each")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--fps", type=float, default=30.0)
