@@ -326,3 +326,17 @@ def test_pipe_boundary_is_an_eof_until_resume() -> None:
     pipe.resume()
     assert pipe.read(10) == b""
     assert pipe.bytes_read == 6
+
+
+def test_a_segment_with_a_damaged_pmt_loses_nothing() -> None:
+    """Its own demuxer finds the streams by probing their PES (H.264, Opus framing)."""
+    segments = fresh_segments(3, audio="opus")
+    seg = bytearray(segments[1])
+    pmt = next(
+        i for i in range(0, len(seg), 188) if (seg[i + 1] & 0x1F) << 8 | seg[i + 2] == 0x1000
+    )
+    seg[pmt + 8 : pmt + 40] = bytes(32)  # the PMT section: its CRC no longer matches
+    run = decode([segments[0], bytes(seg), segments[2]])
+    expect_all(run, 3 * SEG_FRAMES)
+    samples = sum(a.frame.samples for a in run.audio)
+    assert samples == sum(DecodedClip(s).audio_samples for s in segments)

@@ -4,7 +4,9 @@ The decoder may demux each input segment with its own demuxer (each segment is a
 stream, possibly from its own muxer run, with its own PIDs). The codec contexts must not follow
 the demuxer: a new H.264 decoder would lose its reference frames and thread pool, and a new
 audio decoder its state. :class:`DecoderContexts` keeps one context per stream kind and makes a
-new one only when the codec (name or extradata) changes.
+new one only when the codec changes: its name, or for audio its extradata (Opus channel setup).
+Video extradata is not compared: for H.264 in MPEG-TS it is only the in-band SPS/PPS the demuxer
+happened to find, absent when the segment's first packet is damaged.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ class DecoderContexts:
         """The decoder context for ``stream``'s kind (video/audio), made or re-made as needed."""
         kind = stream.type
         params = stream.codec_context
-        key = (params.name, bytes(params.extradata or b""))
+        extra = bytes(params.extradata or b"") if kind == "audio" else b""
         held = self._contexts.get(kind)
+        if held is not None and not extra:
+            extra = held[0][1]  # no extradata found this time: keep the setup known
+        key = (params.name, extra)
         if held is not None and held[0] == key:
             return held[1]
         ctx = av.CodecContext.create(params.name, "r")
