@@ -22,6 +22,7 @@ from typing import Any
 
 from ..trickle.errors import ValidationError
 from ..trickle.session.processor import FrameIO, ProcessorState
+from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow, adapt, describe, looks_like_workflow
@@ -67,6 +68,7 @@ class ComfyProcessor:
         self._inflight: dict[str, Ticket] = {}
         self._last_report: dict[str, float] = {}
         self._wake_threadsafe: Callable[[], object] = lambda: None
+        self._gc_frozen = False  # holds a gc_freeze reference while the stream runs
         self.counters = {"prompts": 0, "frames": 0, "errors": 0, "no_frame": 0, "passthrough": 0}
         self.source = ""
 
@@ -138,6 +140,8 @@ class ComfyProcessor:
         self._wake_threadsafe = lambda: loop.call_soon_threadsafe(self._wake.set)
         host.add_listener(self._wake_threadsafe)
         await self._warm_up()
+        gc_freeze.stream_started()  # models are loaded: no full collection stalls from here on
+        self._gc_frozen = True
         REGISTRY.add_binding(self._binding)
         if self._state is ProcessorState.LOADING:
             self._state = ProcessorState.READY
@@ -303,6 +307,9 @@ class ComfyProcessor:
             self._host.remove_listener(self._wake_threadsafe)
         if binding is not None:
             REGISTRY.remove_binding(binding)
+        if self._gc_frozen:
+            self._gc_frozen = False
+            gc_freeze.stream_stopped()
         self._io = None
         self._binding = None
 
