@@ -28,6 +28,7 @@ from trickle_live.trickle.media.testclip import (
     read_frame_number,
     split_segments,
 )
+from trickle_live.trickle.media.ts_restarts import MuxerRestarts
 
 FPS = 30
 SEG_FRAMES = 15  # 0.5 s segments, like the interop test's publisher
@@ -340,3 +341,16 @@ def test_a_segment_with_a_damaged_pmt_loses_nothing() -> None:
     expect_all(run, 3 * SEG_FRAMES)
     samples = sum(a.frame.samples for a in run.audio)
     assert samples == sum(DecodedClip(s).audio_samples for s in segments)
+
+
+def test_new_pids_the_restart_scan_misses_do_not_end_the_decoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PyAV cannot take a stream added after open: the decoder reopens instead of dying."""
+    monkeypatch.setattr(MuxerRestarts, "_check_pat", lambda self, i: None)  # scan finds nothing
+    run = decode([b"".join(fresh_segments(4, new_pids=True))], boundaries=False)
+    assert run.stats.muxer_restarts == 0
+    assert any("stream added after open" in e for e in run.errors)
+    assert not any("decoder stopped" in e for e in run.errors)
+    later = [n for n in run.numbers if n >= 2 * SEG_FRAMES]  # frames after the reopen
+    assert later and later == sorted(later)

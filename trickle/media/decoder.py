@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import av
@@ -189,7 +189,7 @@ class StreamDecoder:
     def _demux(self, container: Any) -> None:
         video: Any = None  # the video stream decoded: the first, or a newer one a new PMT adds
         contexts: dict[int, Any] = {}  # stream index -> decoder context (outlives the demuxer)
-        for packet in container.demux():
+        for packet in _packets(container):
             if self._stopping:
                 return
             self.stats.bytes_in = self._pipe.bytes_in
@@ -346,3 +346,17 @@ class StreamDecoder:
         self.stats.audio_frames += 1
         assert self._on_audio is not None
         self._on_audio(AudioFrame(frame, pts))
+
+
+def _packets(container: Any) -> Iterator[av.Packet]:
+    """``container.demux()``, with PyAV's IndexError for a stream added after open (a new PMT
+    with new PIDs inside one demuxer's input) turned into a demuxer error: reopen there."""
+    packets = container.demux()
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except IndexError as exc:
+            raise av.error.InvalidDataError(0, f"stream added after open: {exc}") from exc
+        yield packet
