@@ -44,6 +44,19 @@ class Ticket:
     queued_at: float = field(default_factory=time.monotonic)
     frame: VideoFrame | None = None
     delivered: bool = False
+    image: object = None  # the IMAGE TrickleInput made from ``frame`` (identity check on output)
+    image_version: int = -1  # its tensor version counter then (in-place changes bump it)
+
+
+def unchanged_picture(ticket: Ticket, image: object) -> np.ndarray | None:
+    """The input frame's own picture when ``image`` is the very IMAGE TrickleInput produced for
+    this ticket and nothing changed it in place (torch's version counter): a passthrough graph
+    then skips the float → uint8 conversion. Otherwise None."""
+    if ticket.frame is None or image is None or image is not ticket.image:
+        return None
+    if getattr(image, "_version", None) != ticket.image_version:
+        return None
+    return ticket.frame.image
 
 
 class Registry:

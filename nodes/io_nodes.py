@@ -13,7 +13,7 @@ from typing import Any
 
 from comfy_api.latest import io, ui
 
-from .bindings import REGISTRY, Ticket, deliver, take_frame
+from .bindings import REGISTRY, Ticket, deliver, take_frame, unchanged_picture
 from .convert import frame_to_image, image_to_frame
 from .pattern import test_pattern
 
@@ -116,7 +116,10 @@ class TrickleInput(io.ComfyNode):
                 index = next(_editor_counter)
                 image, pts = test_pattern(test_width, test_height, index), index * 3000
         height, width = image.shape[:2]
-        return io.NodeOutput(frame_to_image(image), width, height, index, pts / 90000.0)
+        tensor = frame_to_image(image)
+        if ticket is not None:
+            ticket.image, ticket.image_version = tensor, tensor._version
+        return io.NodeOutput(tensor, width, height, index, pts / 90000.0)
 
 
 class TrickleOutput(io.ComfyNode):
@@ -147,7 +150,8 @@ class TrickleOutput(io.ComfyNode):
     def execute(cls, images: Any) -> io.NodeOutput:
         ticket = current_ticket()
         if ticket is not None:
-            deliver(ticket, image_to_frame(images))
+            picture = unchanged_picture(ticket, images)
+            deliver(ticket, picture if picture is not None else image_to_frame(images))
             return io.NodeOutput()
         return io.NodeOutput(ui=ui.PreviewImage(images, cls=cls))
 

@@ -1,0 +1,44 @@
+"""A passthrough graph hands the input frame's own picture back (no float → uint8 conversion),
+but only when the output IMAGE is the very tensor TrickleInput made and nothing changed it."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from trickle_live.nodes.bindings import StreamBinding, Ticket, unchanged_picture
+from trickle_live.nodes.convert import frame_to_image, image_to_frame
+from trickle_live.trickle.media.frame_queue import FrameQueue
+from trickle_live.trickle.media.frames import VideoFrame
+from trickle_live.trickle.session.processor import FrameIO
+
+
+def _ticket_with_input() -> tuple[Ticket, torch.Tensor]:
+    io = FrameIO("s", FrameQueue(2), FrameQueue(2), {})
+    ticket = Ticket("trickle-t", StreamBinding(io))
+    rgb = np.random.default_rng(1).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    ticket.frame = VideoFrame(rgb, 9000, 3)
+    tensor = frame_to_image(rgb)
+    ticket.image, ticket.image_version = tensor, tensor._version
+    return ticket, tensor
+
+
+def test_the_untouched_input_image_gives_the_input_picture_itself() -> None:
+    ticket, tensor = _ticket_with_input()
+    assert ticket.frame is not None
+    picture = unchanged_picture(ticket, tensor)
+    assert picture is ticket.frame.image
+    assert np.array_equal(image_to_frame(tensor), picture)  # what the conversion would give
+
+
+def test_an_image_changed_in_place_is_converted() -> None:
+    ticket, tensor = _ticket_with_input()
+    tensor.mul_(0.5)
+    assert unchanged_picture(ticket, tensor) is None
+
+
+def test_another_image_or_no_frame_is_converted() -> None:
+    ticket, tensor = _ticket_with_input()
+    assert unchanged_picture(ticket, tensor.clone()) is None
+    assert unchanged_picture(ticket, 1.0 - tensor) is None
+    ticket.frame = None
+    assert unchanged_picture(ticket, tensor) is None
