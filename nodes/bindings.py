@@ -48,13 +48,27 @@ class Ticket:
     image_version: int = -1  # its tensor version counter then (in-place changes bump it)
 
 
+def _version(tensor: object) -> int:
+    """torch's in-place change counter; -1 when the tensor has none (an inference tensor)."""
+    try:
+        return int(getattr(tensor, "_version", -1))
+    except RuntimeError:  # "Inference tensors do not track version counter"
+        return -1
+
+
+def remember_image(ticket: Ticket, image: object) -> None:
+    """Note the IMAGE TrickleInput made for this ticket (see :func:`unchanged_picture`)."""
+    ticket.image, ticket.image_version = image, _version(image)
+
+
 def unchanged_picture(ticket: Ticket, image: object) -> np.ndarray | None:
     """The input frame's own picture when ``image`` is the very IMAGE TrickleInput produced for
     this ticket and nothing changed it in place (torch's version counter): a passthrough graph
-    then skips the float → uint8 conversion. Otherwise None."""
+    then skips the float → uint8 conversion. Otherwise None (also for a tensor without a
+    version counter)."""
     if ticket.frame is None or image is None or image is not ticket.image:
         return None
-    if getattr(image, "_version", None) != ticket.image_version:
+    if ticket.image_version < 0 or _version(image) != ticket.image_version:
         return None
     return ticket.frame.image
 

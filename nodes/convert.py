@@ -17,10 +17,15 @@ _SCALE_IN = np.float32(1.0 / 255.0)
 
 
 def frame_to_image(rgb: np.ndarray) -> torch.Tensor:
-    """``uint8 (H, W, 3)`` → ``float32 [1, H, W, 3]`` in 0..1."""
+    """``uint8 (H, W, 3)`` → ``float32 [1, H, W, 3]`` in 0..1.
+
+    A normal tensor even inside ComfyUI's ``torch.inference_mode()``: its version counter then
+    records in-place changes, which lets ``TrickleOutput`` recognise an untouched picture."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"frame: expected uint8 (H, W, 3), received {rgb.dtype} {rgb.shape}")
-    return torch.from_numpy(np.multiply(rgb, _SCALE_IN, dtype=np.float32)).unsqueeze(0)
+    values = np.multiply(rgb, _SCALE_IN, dtype=np.float32)
+    with torch.inference_mode(False):
+        return torch.from_numpy(values).unsqueeze(0)
 
 
 def image_to_frame(image: torch.Tensor, index: int = -1) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 
 from comfy_api.latest import io, ui
 
-from .bindings import REGISTRY, Ticket, deliver, take_frame, unchanged_picture
+from .bindings import REGISTRY, Ticket, deliver, remember_image, take_frame, unchanged_picture
 from .convert import frame_to_image, image_to_frame
 from .pattern import test_pattern
 
@@ -118,7 +118,7 @@ class TrickleInput(io.ComfyNode):
         height, width = image.shape[:2]
         tensor = frame_to_image(image)
         if ticket is not None:
-            ticket.image, ticket.image_version = tensor, tensor._version
+            remember_image(ticket, tensor)
         return io.NodeOutput(tensor, width, height, index, pts / 90000.0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from trickle_live.nodes.bindings import StreamBinding, Ticket, unchanged_picture
+from trickle_live.nodes.bindings import StreamBinding, Ticket, remember_image, unchanged_picture
 from trickle_live.nodes.convert import frame_to_image, image_to_frame
 from trickle_live.trickle.media.frame_queue import FrameQueue
 from trickle_live.trickle.media.frames import VideoFrame
@@ -18,7 +18,7 @@ def _ticket_with_input() -> tuple[Ticket, torch.Tensor]:
     rgb = np.random.default_rng(1).integers(0, 256, (16, 24, 3), dtype=np.uint8)
     ticket.frame = VideoFrame(rgb, 9000, 3)
     tensor = frame_to_image(rgb)
-    ticket.image, ticket.image_version = tensor, tensor._version
+    remember_image(ticket, tensor)
     return ticket, tensor
 
 
@@ -42,3 +42,22 @@ def test_another_image_or_no_frame_is_converted() -> None:
     assert unchanged_picture(ticket, 1.0 - tensor) is None
     ticket.frame = None
     assert unchanged_picture(ticket, tensor) is None
+
+
+def test_inside_inference_mode_the_image_still_tracks_in_place_changes() -> None:
+    """ComfyUI runs nodes under torch.inference_mode(), whose tensors have no version counter."""
+    with torch.inference_mode():
+        ticket, tensor = _ticket_with_input()
+        assert ticket.image_version >= 0
+        assert unchanged_picture(ticket, tensor) is not None
+        tensor[0].add_(0.1)  # in place, through a view
+        assert unchanged_picture(ticket, tensor) is None
+
+
+def test_a_tensor_without_version_counter_is_converted() -> None:
+    ticket, _ = _ticket_with_input()
+    with torch.inference_mode():
+        inference = torch.zeros(1, 16, 24, 3)
+    remember_image(ticket, inference)
+    assert ticket.image_version == -1
+    assert unchanged_picture(ticket, inference) is None
