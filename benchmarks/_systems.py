@@ -92,6 +92,11 @@ class System:
             await asyncio.sleep(0.25)
         raise RuntimeError(f"{self.name}: /health stayed {status}:\n{self.log_tail()}")
 
+    def log_errors(self) -> int:
+        """Tracebacks and ComfyUI's "Exception during processing" lines in the log so far."""
+        text = self.log_path.read_text(errors="replace")
+        return text.count("Traceback (most recent call last)") + text.count("!!! Exception")
+
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 

@@ -101,6 +101,7 @@ async def run_stream(
         "rss_growth_mb": _growth(sampler, started),
         "seconds": last - started,
         "processor_at_measure": await states,
+        "log_errors": system.log_errors(),  # a system failing frames must not pass for fast
     }
     if fast:
         result["fps"] = throughput(feed, frames)

@@ -183,6 +183,9 @@ def main() -> int:
         table(figures),
         *targets(figures, args.long),
     ]
+    for name, fig in figures.items():
+        if fig.get("log_errors"):
+            lines.append(f"WARNING: {name} logged {fig['log_errors']} errors: figures suspect")
     ours = figures.get("trickle-live", {})
     if "editor_ws" in ours:
         lines.append(
