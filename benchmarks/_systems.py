@@ -92,9 +92,15 @@ class System:
             await asyncio.sleep(0.25)
         raise RuntimeError(f"{self.name}: /health stayed {status}:\n{self.log_tail()}")
 
-    def log_errors(self) -> int:
-        """Tracebacks and ComfyUI's "Exception during processing" lines in the log so far."""
-        text = self.log_path.read_text(errors="replace")
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_errors(self, since: int = 0) -> int:
+        """Tracebacks and ComfyUI's "Exception during processing" lines in the log after byte
+        ``since`` (boot-time import failures of optional ComfyUI nodes are not counted)."""
+        with self.log_path.open("rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
         return text.count("Traceback (most recent call last)") + text.count("!!! Exception")
 
     def log_tail(self, chars: int = 3000) -> str:

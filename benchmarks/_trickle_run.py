@@ -53,6 +53,7 @@ async def run_stream(
     lead: int = 10,
 ) -> dict[str, Any]:
     channels = orch.create_channels()
+    log_mark = system.log_size()
     out, stop = OutputLog(), asyncio.Event()
     recorder = asyncio.create_task(record(channels.output, out, stop), name="output recorder")
     sampler = ProcSampler(system.pid)
@@ -101,7 +102,7 @@ async def run_stream(
         "rss_growth_mb": _growth(sampler, started),
         "seconds": last - started,
         "processor_at_measure": await states,
-        "log_errors": system.log_errors(),  # a system failing frames must not pass for fast
+        "log_errors": system.log_errors(log_mark),  # a system failing frames must not pass for fast
     }
     if fast:
         result["fps"] = throughput(feed, frames)

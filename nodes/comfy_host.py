@@ -141,6 +141,28 @@ class _Coalescer:
         self.original()
 
 
+class _QuietSends:
+    """Replaces ``server.send_sync``: messages for the private stream client are dropped here.
+
+    ComfyUI sends about ten per prompt (``executing``, ``progress_state`` per node start and end,
+    ``executed``, ``execution_success``…), each a ``call_soon_threadsafe`` from the worker thread
+    that wakes the server loop, which then finds no socket with that client id and drops it
+    (``send_json``: ``elif sid in self.sockets``). Dropping them before the wake-up is the same
+    outcome without the self-pipe write and the GIL hand-over per message."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.original = server.send_sync
+        self.dropped = 0
+        server.send_sync = self
+
+    def __call__(self, event: Any, data: Any, sid: Any = None) -> None:
+        if sid == CLIENT_ID and sid not in self.server.sockets:
+            self.dropped += 1
+            return
+        self.original(event, data, sid)
+
+
 class _LogFilter(logging.Filter):
     """Drops ComfyUI's per-prompt "Prompt executed in ..." line for stream prompts."""
 
@@ -170,6 +192,7 @@ class ComfyHost:
         self.coalescer = _Coalescer(server)
         self._orphans: set[str] = set()
         self.coalescer.janitor = self._drop_orphans
+        self.quiet = _QuietSends(server) if hasattr(server, "sockets") else None
         logging.getLogger().addFilter(_LogFilter(server))
         log.info("trickle-live: ComfyUI queue items have %d fields", self.item_length)
 
