@@ -4,7 +4,6 @@ import asyncio
 import threading
 
 import pytest
-
 from trickle_live.trickle.media.frame_queue import FrameQueue, QueueClosed
 
 

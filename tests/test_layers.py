@@ -9,7 +9,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FORBIDDEN_IN_TRICKLE = {"torch", "comfy", "comfy_api", "server", "folder_paths", "execution", "nodes"}
+FORBIDDEN_IN_TRICKLE = {
+    "torch",
+    "comfy",
+    "comfy_api",
+    "server",
+    "folder_paths",
+    "execution",
+    "nodes",
+}
 
 
 def _imports(path: Path) -> list[tuple[int, str, int]]:
@@ -69,5 +77,7 @@ def test_root_package_imports_without_comfyui() -> None:
         "bad = [n for n in ('server', 'folder_paths', 'comfy', 'comfy_api', 'torch') if n in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
