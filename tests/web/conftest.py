@@ -57,19 +57,20 @@ def comfy_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     base = tmp_path_factory.mktemp("comfy-web")
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
-    port = helpers._free_port()
+    port, lr_port = helpers._free_port(), helpers._free_port()
     log_path = base / "comfyui.log"
     cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # the live-runner app on a port of its own, so the panel shows its registration
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_LR_PORT": str(lr_port)},
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         helpers._wait_ready(url, process, log_path)
-        yield helpers.ComfyUI(url, base, log_path, process)
+        yield helpers.ComfyUI(url, base, log_path, process, lr_port)
     finally:
         process.terminate()
         try:

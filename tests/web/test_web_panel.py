@@ -167,3 +167,26 @@ def test_a_parameter_control_changes_the_output(comfy_web: Any, browser_page: An
         lambda: not comfy_web.get("/trickle/live-test")["running"], 10, "the test stream's end"
     )
     assert page.errors == []
+
+
+def test_the_live_runner_section_gives_the_static_registration(
+    comfy_web: Any, browser_page: Any
+) -> None:
+    """Issue 9: the editor panel shows the exact runners.json entry and registerLiveRunners
+    command of the live runner on its own port (the fixture sets TRICKLE_LR_PORT)."""
+    page = browser_page
+    section = "[data-testid=live-runner]"
+    page.locator(section).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{section} [data-testid=lr-runners-json]:visible", timeout=20_000)
+    registration = comfy_web.get("/trickle/status")["live_runner"]["registration"]
+    shown = json.loads(page.inner_text(f"{section} [data-testid=lr-runners-json]"))
+    assert shown == registration["runners_json"]
+    (entry,) = shown["runners"]
+    assert entry["runner_url"] == f"http://127.0.0.1:{comfy_web.lr_port}/trickle-live/lr"
+    assert entry["app"] == "live-video-to-video/comfyui" and entry["routing"] == "label"
+    command = page.inner_text(f"{section} [data-testid=lr-register-command]")
+    assert command == registration["register_command"] and "/registerLiveRunners" in command
+    summary = page.inner_text(f"{section} [data-testid=lr-summary]")
+    assert f"port {comfy_web.lr_port}" in summary and "live-video-to-video/comfyui" in summary
+    assert "dynamic registration off" in page.inner_text(f"{section} [data-testid=lr-heartbeat]")
+    assert page.errors == []

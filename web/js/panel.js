@@ -1,6 +1,7 @@
 // The Trickle Live sidebar panel: assembles the views and refreshes them while it is visible.
 import { client } from "./api_client.js";
 import { h, installStyles, reportError } from "./dom.js";
+import { createLiveRunnerView } from "./live_runner_view.js";
 import { createParamsView } from "./params_view.js";
 import { createPreviewView } from "./preview_view.js";
 import { createProbesView } from "./probes_view.js";
@@ -18,8 +19,9 @@ export function createPanel(settings) {
   const workflows = createWorkflowsView();
   const setup = createSetupView();
   const probes = createProbesView();
+  const liveRunner = createLiveRunnerView();
   const root = h("div", { className: "tl-panel", dataset: { testid: "trickle-live-panel" } });
-  root.append(status.el, preview.el, test.el, params.el, workflows.el, setup.el, probes.el);
+  root.append(status.el, preview.el, test.el, params.el, workflows.el, setup.el, probes.el, liveRunner.el);
   let lastStatus = null;
   let timers = [];
 
@@ -49,6 +51,7 @@ export function createPanel(settings) {
     }
     status.render(lastStatus, preview.sizes);
     probes.render(lastStatus);
+    liveRunner.render(lastStatus);
     const figs = await test.refresh(lastStatus);
     const ids = lastStatus.streams.map((s) => s.stream_id);
     const testId = figs?.running ? figs.stream_id : null;
