@@ -81,6 +81,9 @@ async def test_subscribe_to_stdout(tmp_path):
         assert code == 0, err
         code, out, err = await done(await spawn("subscribe", url, "--from", "-2", "--count", "1"))
         assert (code, out) == (0, "hello stdout"), err
+        # a channel nobody created: a clear error, exit status 1, no traceback
+        code, _, err = await done(await spawn("subscribe", url + "-missing"))
+        assert code == 1 and "error: channel not found" in err and "Traceback" not in err
     finally:
         server.send_signal(signal.SIGTERM)
         await done(server)

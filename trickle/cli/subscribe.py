@@ -64,7 +64,12 @@ async def _subscribe(args: argparse.Namespace) -> int:
             sys.stderr.write(f"skipped {sub.skipped} segments (subscriber fell behind)\n")
         if sub.end_reason:
             sys.stderr.write(f"channel ended ({sub.end_reason}) after {count} segments\n")
-    return 0 if count or sub.end_reason != "not_found" else fail("channel not found: " + args.url)
+    if count or sub.end_reason != "not_found":
+        return 0
+    return fail(
+        f"channel not found: {args.url} (never created, or already deleted: a publisher DELETEs "
+        "its channel when it ends; `serve --channel NAME` creates one that waits for publishers)"
+    )
 
 
 async def _save(segment: Segment, out: Path | None, ext: str) -> int:
