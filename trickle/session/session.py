@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 3
 DRAIN_S = 2.0
+STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
 
 
 class StreamSession:
@@ -250,13 +251,24 @@ class StreamSession:
         self.request_stop(f"output channel closed ({reason})")
 
     async def _watchdog(self) -> None:
+        """Stop after ``input_timeout`` without input; report a stall (input that had begun and
+        paused for ``STALL_S``, or half the timeout if shorter) once as an ``error`` event."""
         tick = min(1.0, self.config.input_timeout / 4)
+        stall_after = min(STALL_S, self.config.input_timeout / 2)
+        stalled = False
         while not self._stop.is_set():
             await asyncio.sleep(tick)
             idle = self.stats.idle_for()
             if idle > self.config.input_timeout:
                 self.report_error(f"no input for {idle:.0f}s", {"source": "input"})
                 self.request_stop(f"no input for {self.config.input_timeout:g}s")
+            elif self.stats.last_input_time is not None and (idle > stall_after) != stalled:
+                stalled = not stalled
+                if stalled:
+                    message = f"input stalled: no input for {idle:.1f}s"
+                    self.report_error(message, {"source": "input", "idle_s": round(idle, 1)})
+                else:
+                    self._report_info("input resumed", {"source": "input"})
             self.refresh_state()
 
     def refresh_state(self) -> None:
