@@ -184,3 +184,50 @@ def test_image_helpers_roundtrip() -> None:
     image = pattern_frame(77, SIZE, SIZE)
     assert read_frame_number(image) == 77
     assert read_frame_number(np.ascontiguousarray(255 - image)) != 77
+
+
+def failing_blur() -> dict[str, Any]:
+    """TrickleInput → 16×16 → ImageBlur(live ``radius``) → 128×128 → TrickleOutput. It validates
+    for every radius 1..31, but a radius ≥ 16 fails at run time (reflect padding wider than the
+    picture): a workflow error that a parameter update causes and another one cures."""
+    scale = {"upscale_method": "nearest-exact", "crop": "disabled"}
+    return {
+        "1": {"class_type": "TrickleInput", "inputs": {"test_width": 128, "test_height": 128}},
+        "2": {"class_type": "TrickleParamInt",
+              "inputs": {"name": "radius", "value": 2, "min": 1, "max": 31}},
+        "3": {"class_type": "ImageScale",
+              "inputs": {"image": ["1", 0], "width": 16, "height": 16, **scale}},
+        "4": {"class_type": "ImageBlur",
+              "inputs": {"image": ["3", 0], "blur_radius": ["2", 0], "sigma": 1.0}},
+        "5": {"class_type": "ImageScale",
+              "inputs": {"image": ["4", 0], "width": SIZE, "height": SIZE, **scale}},
+        "6": {"class_type": "TrickleOutput", "inputs": {"images": ["5", 0]}},
+    }  # fmt: skip
+
+
+async def test_workflow_error_is_an_event_the_stream_keeps_publishing_and_recovers(
+    comfyui,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        await gateway.send_control({"radius": 20})  # valid for the node, fails when run
+        await asyncio.sleep(2.0)
+        seen["failing"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]["streams"]
+        await gateway.send_control({"radius": 3})
+
+    out = await run_stream(comfyui.url, {"prompt": failing_blur()}, 7, during)
+    check_frames(out, 7)
+    kinds = [(e["event"]["type"], e["event"].get("message", "")) for e in out.events]
+    errors = [m for k, m in kinds if k == "error"]
+    assert errors, kinds
+    recovered = [i for i, (k, m) in enumerate(kinds) if k == "info" and m == "workflow recovered"]
+    first_error = next(i for i, (k, _) in enumerate(kinds) if k == "error")
+    assert recovered and recovered[-1] > first_error, kinds
+    (stats,) = seen["failing"].values()
+    assert stats["state"] == "ERROR" and stats["errors"] > 0, stats
+    assert stats["passthrough"] > 0, stats  # failed frames went out as the input
+    pts = [p for p, _, _ in out.frames]  # the output never paused while the workflow failed
+    assert max(b - a for a, b in zip(pts, pts[1:], strict=False)) <= 15 * 3000, pts
+    assert out.frames[-1][1] >= 6 * FPS  # and it ran to the end of the clip
