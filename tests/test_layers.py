@@ -81,3 +81,9 @@ def test_root_package_imports_without_comfyui() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_no_top_level_modules_that_could_shadow_comfyui_ones() -> None:
+    """ComfyUI has top-level ``nodes``, ``server``, ``utils``, ``app``, ...: the pack's only
+    top-level module is its ``__init__.py``; its folders are reached through the package only."""
+    assert sorted(p.name for p in ROOT.glob("*.py")) == ["__init__.py"]
