@@ -1,0 +1,84 @@
+"""Transient errors (issue #2): the subscriber retries a failing GET with bounded, growing backoff
+and then delivers the segment, or gives up with a typed error; the publisher re-POSTs the same seq
+when a POST failed before any body byte was sent. Faults come from a hand-written HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from trickle_live.trickle.errors import ProtocolError
+from trickle_live.trickle.protocol.publisher import TricklePublisher
+from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
+
+UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n"
+
+
+async def test_subscriber_retries_transient_errors_with_growing_backoff(scripted):
+    seen: list[float] = []
+
+    async def handler(request, headers, reader, writer):
+        seen.append(time.monotonic())
+        if len(seen) <= 3:
+            writer.write(UNAVAILABLE)
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: 0\r\nContent-Length: 4\r\n\r\ndata")
+        await writer.drain()
+
+    srv = await scripted(handler)
+    async with TrickleSubscriber(srv.url + "ch", start_seq=0, retry_delay=0.05) as sub:
+        seg = await sub.next_segment()
+        assert seg is not None and (seg.seq, await seg.read_all()) == (0, b"data")
+    assert srv.requests[:4] == ["GET /ch/0"] * 4  # the same seq each time
+    gaps = [b - a for a, b in zip(seen, seen[1:4], strict=False)]
+    assert gaps[0] >= 0.045 and gaps[1] >= 0.09 and gaps[2] >= 0.18  # 0.05 · 2^n
+
+
+async def test_subscriber_gives_up_after_max_retries_with_a_typed_error(scripted):
+    async def handler(request, headers, reader, writer):
+        writer.write(UNAVAILABLE)
+        await writer.drain()
+
+    srv = await scripted(handler)
+    async with TrickleSubscriber(srv.url + "ch", retry_delay=0.01, max_retries=3) as sub:
+        with pytest.raises(ProtocolError) as err:
+            await sub.next_segment()
+    assert err.value.status == 503 and err.value.url == srv.url + "ch/-1"
+    assert len(srv.requests) == 4  # the first try and 3 retries, then no more
+
+
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return body
+        body += data[:-2]
+
+
+async def test_publisher_re_posts_the_same_seq_after_a_failure_before_any_byte(scripted):
+    bodies: dict[str, bytes] = {}
+    attempts: list[str] = []
+
+    async def handler(request, headers, reader, writer):
+        attempts.append(request)
+        if request == "POST /ch/0" and attempts.count(request) == 1:
+            return  # the connection drops before the client sent a byte of body
+        if request.startswith("POST"):
+            bodies[request] = await read_chunked(reader)
+            seq = request.rsplit("/", 1)[1]
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: {seq}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+            await writer.drain()
+
+    srv = await scripted(handler)
+    pub = TricklePublisher(srv.url + "ch")
+    writer = await pub.next_segment()
+    await asyncio.sleep(0.5)  # the first POST fails meanwhile and is opened again
+    await writer.write(b"payload")
+    await writer.close()
+    assert attempts.count("POST /ch/0") == 2 and bodies["POST /ch/0"] == b"payload"
+    await pub.close(delete=False)
