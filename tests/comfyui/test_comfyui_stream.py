@@ -122,9 +122,15 @@ def check_frames(out: Output, seconds: int) -> None:
     assert len(numbers) >= 0.5 * total, f"{len(numbers)} of {total} frames came out"
 
 
+def files_under(base: Path) -> set[Path]:
+    return {p for d in ("output", "temp") for p in (base / d).rglob("*") if p.is_file()}
+
+
 async def test_passthrough_stream_frame_count_and_pts(comfyui) -> None:
+    before = files_under(comfyui.base)
     out = await run_stream(comfyui.url, {"prompt": workflow("passthrough")}, 10)
     check_frames(out, 10)
+    assert files_under(comfyui.base) == before, "a stream wrote files"  # TrickleOutput: none
     assert not any(inv for _, _, inv in out.frames)
     assert "error" not in [e.get("event", {}).get("type") for e in out.events]
 
@@ -144,7 +150,13 @@ async def test_updates_and_switch_during_stream_editor_run_history(comfyui) -> N
     async def during(gateway: GatewayStream, stream_id: str) -> None:
         await asyncio.sleep(2.5)
         await gateway.send_control({"radius": 7, "sigma": 3.0})
-        await asyncio.sleep(1.5)
+        queued = []
+        for _ in range(10):  # ComfyUI's own queue holds at most two stream prompts, private
+            queue = await _get(url + "/queue")
+            items = queue["queue_running"] + queue["queue_pending"]
+            queued.append([it[3]["client_id"] for it in items if it[1].startswith("trickle-")])
+            await asyncio.sleep(0.15)
+        seen["queued"] = queued
         seen["mid"] = (await _get(url + "/trickle/status"))["comfyui"]["streams"][stream_id]
         body = {"prompt": workflow("passthrough"), "prompt_id": editor_prompt, "client_id": "ed"}
         seen["editor"] = await asyncio.to_thread(comfyui.request, "POST", "/prompt", body)
@@ -153,6 +165,9 @@ async def test_updates_and_switch_during_stream_editor_run_history(comfyui) -> N
     out = await run_stream(url, {"prompt": workflow("blur")}, 9, during)
     check_frames(out, 9)
     assert seen["mid"]["params"] == {"radius": 7, "sigma": 3.0}, seen["mid"]
+    assert all(len(ids) <= 2 for ids in seen["queued"]), seen["queued"]  # one or two ahead
+    clients = {c for ids in seen["queued"] for c in ids}
+    assert len(clients) == 1 and next(iter(clients)).startswith("trickle-live-"), clients
     assert seen["editor"][0] == 200, seen["editor"]
     inverted = [inv for _, _, inv in out.frames]
     first = inverted.index(True)
