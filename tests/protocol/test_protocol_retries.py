@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from trickle_live.trickle.errors import ProtocolError
+from trickle_live.trickle.errors import ChannelNotFound, ProtocolError
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
@@ -82,3 +82,12 @@ async def test_publisher_re_posts_the_same_seq_after_a_failure_before_any_byte(s
     await writer.close()
     assert attempts.count("POST /ch/0") == 2 and bodies["POST /ch/0"] == b"payload"
     await pub.close(delete=False)
+
+
+async def test_publisher_to_a_channel_that_is_gone_raises_channel_not_found(base, server):
+    server.delete_channel("ch")
+    pub = TricklePublisher(base + "ch")
+    with pytest.raises(ChannelNotFound) as err:
+        await pub.write_segment(b"nobody listens")
+    assert err.value.url == base + "ch/0"
+    await asyncio.wait_for(pub.close(), 5)  # the DELETE gets 400 (no channel): still closes
