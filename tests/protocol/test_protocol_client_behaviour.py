@@ -1,12 +1,14 @@
-"""Transient errors (issue #2): the subscriber retries a failing GET with bounded, growing backoff
-and then delivers the segment, or gives up with a typed error; the publisher re-POSTs the same seq
-when a POST failed before any body byte was sent. Faults come from a hand-written HTTP server."""
+"""Client behaviours of issue #2 beyond the numbered cases: the subscriber preconnects the next
+GET as soon as a segment starts; it retries a failing GET with bounded, growing backoff and then
+delivers the segment, or gives up with a typed error; the publisher re-POSTs the same seq when a
+POST failed before any body byte was sent, and a deleted channel is a typed ChannelNotFound."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import aiohttp
 import pytest
 from trickle_live.trickle.errors import ChannelNotFound, ProtocolError
 from trickle_live.trickle.protocol.publisher import TricklePublisher
@@ -91,3 +93,19 @@ async def test_publisher_to_a_channel_that_is_gone_raises_channel_not_found(base
         await pub.write_segment(b"nobody listens")
     assert err.value.url == base + "ch/0"
     await asyncio.wait_for(pub.close(), 5)  # the DELETE gets 400 (no channel): still closes
+
+
+async def test_subscriber_preconnects_the_next_get_while_the_caller_reads(base, server):
+    async with aiohttp.ClientSession() as http, http.post(base + "ch/0", data=b"zero") as resp:
+        assert resp.status == 200
+    channel = server.channels["ch"]
+    assert channel.resident(1) is None
+    async with TrickleSubscriber(base + "ch", start_seq=0) as sub:
+        seg = await sub.next_segment()
+        assert seg is not None and seg.seq == 0
+        for _ in range(100):  # the GET of seq 1 is parked on the server (grace rule pre-create)
+            if channel.resident(1) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert channel.resident(1) is not None, "no GET for seq 1 before the caller asked"
+        assert await seg.read_all() == b"zero"
