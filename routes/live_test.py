@@ -8,10 +8,11 @@ panel shows is the real stream session: its status, figures and preview frame
 
 | method | path | does |
 | --- | --- | --- |
-| POST | /trickle/live-test | start: ``{"workflow": name or API object or null, "seconds", "width", "height", "fps"}`` |
+| POST | /trickle/live-test | start: ``{"workflow": name or API object or null, "seconds", "width", "height", "fps", "source"}`` |
 | GET | /trickle/live-test | ``{"stream_id", "running", "published", "output_segments", "events", ...}`` |
 | POST | /trickle/live-test/update | body: one parameter update, sent on the control channel |
 | POST | /trickle/live-test/stop | end the input (the runner stops the stream); answers the figures |
+| POST, GET | /trickle/live-test/clip | upload a video file / webcam recording (``test_clip``); ``"source": "upload"`` streams it |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..trickle.config import RunnerConfig
 from ..trickle.media.testclip import make_test_clip, split_segments
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json
 from ..trickle.runner.simulator import NET_ERRORS, GatewayStream, LocalOrchestrator
+from .test_clip import Clip, ClipRoutes
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,16 @@ def _int(body: dict[str, Any], key: str) -> int:
 class LiveTestStream:
     """One test stream: owns its orchestrator, its gateway and the task that publishes."""
 
-    def __init__(self, runner_url: str, token: str, body: dict[str, Any]) -> None:
+    def __init__(
+        self, runner_url: str, token: str, body: dict[str, Any], clip: Clip | None = None
+    ) -> None:
         self.runner_url, self.token = runner_url, token
         self.seconds, self.fps = _int(body, "seconds"), _int(body, "fps")
         self.width, self.height = _int(body, "width") // 2 * 2, _int(body, "height") // 2 * 2
+        self.clip = clip  # an uploaded file or webcam recording instead of the generated clip
+        if clip is not None:
+            self.fps, (self.width, self.height) = clip.fps, clip.size
+            self.seconds = max(1, round(clip.frames / clip.fps))
         workflow = body.get("workflow")
         self.params: dict[str, Any] = dict(body.get("params") or {})
         self.model_id = workflow if isinstance(workflow, str) and workflow else "trickle-live-test"
@@ -120,6 +128,8 @@ class LiveTestStream:
         await self._wait_output_end(15.0)
 
     def _make_clip(self) -> list[bytes]:
+        if self.clip is not None:
+            return self.clip.segments
         data = make_test_clip(self.seconds, self.width, self.height, self.fps, preset="ultrafast")
         return split_segments(data)
 
@@ -208,6 +218,7 @@ class LiveTestRoutes:
         self.config = config
         self.runner_url = runner_url
         self.current: LiveTestStream | None = None
+        self.clips = ClipRoutes()
 
     async def start(self, request: web.Request) -> web.Response:
         if request.content_type != "application/json":
@@ -217,7 +228,12 @@ class LiveTestRoutes:
             raise ApiError(400, "body: expected a JSON object")
         if self.current is not None and self.current.running:
             await self.current.stop()  # one test stream at a time: a new one replaces it
-        stream = LiveTestStream(self.runner_url(request), self.config().token, body)
+        clip = None
+        if body.get("source") == "upload":
+            clip = self.clips.clip
+            if clip is None:
+                raise ApiError(400, "source: upload a clip first (POST /trickle/live-test/clip)")
+        stream = LiveTestStream(self.runner_url(request), self.config().token, body, clip)
         await stream.start()
         self.current = stream
         return json_ok(stream.figures())
@@ -254,4 +270,5 @@ class LiveTestRoutes:
             ("GET", f"{prefix}/live-test", guarded(self.status)),
             ("POST", f"{prefix}/live-test/update", guarded(self.update)),
             ("POST", f"{prefix}/live-test/stop", guarded(self.stop)),
+            *self.clips.specs(prefix),
         ]

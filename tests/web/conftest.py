@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]  # fmt: skip
 
 

@@ -169,6 +169,84 @@ def test_a_parameter_control_changes_the_output(comfy_web: Any, browser_page: An
     assert page.errors == []
 
 
+PREVIEW_MEAN = """() => {
+  const img = document.querySelector('[data-testid=preview]');
+  if (!img || !img.src || !img.naturalWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0;
+  for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+  return {mean: sum / (d.length / 4), frames: Number(img.dataset.frames || 0)};
+}"""
+
+
+def grey_webm(value: int, seconds: float = 4.0) -> bytes:
+    import io
+
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(round(seconds * 10)):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), value, np.uint8))
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def run_clip_test_stream(page: Any, comfy_web: Any, clip: str) -> dict[str, Any]:
+    page.select_option("[data-testid=test-source]", "graph")
+    page.select_option("[data-testid=test-clip]", clip)
+    page.click("[data-testid=test-start]")
+    test = wait_until(
+        lambda: (t := comfy_web.get("/trickle/live-test"))["running"] and t,
+        40,
+        f"the {clip} test stream to start",
+    )
+    sid = test["stream_id"]
+    caption = "[data-testid=preview-caption]"
+    wait_until(lambda: sid in page.inner_text(caption), 30, f"a preview frame of {sid}")
+    return {**comfy_web.get("/trickle/live-test/clip")["clip"], "stream_id": sid}
+
+
+def test_test_stream_of_an_uploaded_file(comfy_web: Any, browser_page: Any) -> None:
+    page = browser_page
+    page.evaluate("() => app.extensionManager.setting.set('TrickleLive.TestSeconds', 4)")
+    page.select_option("[data-testid=test-clip]", "file")
+    page.set_input_files(
+        "[data-testid=test-file]",
+        files=[{"name": "grey.webm", "mimeType": "video/webm", "buffer": grey_webm(200)}],
+    )
+    clip = run_clip_test_stream(page, comfy_web, "file")
+    assert clip["name"] == "grey.webm" and clip["size"] == [256, 256], clip
+    # the file's flat grey (blurred: still grey) is what runs, once the preview shows this stream
+    wait_until(lambda: abs(page.evaluate(PREVIEW_MEAN)["mean"] - 200) < 15, 20, "a grey preview")
+    wait_until(lambda: not comfy_web.get("/trickle/live-test")["running"], 30, "the clip's end")
+    assert page.errors == []
+
+
+def test_test_stream_of_the_webcam(comfy_web: Any, browser_page: Any) -> None:
+    """Chromium's fake camera (--use-fake-device-for-media-stream) is recorded and streamed."""
+    page = browser_page
+    assert page.evaluate("() => !document.querySelector('[value=webcam]').disabled")
+    clip = run_clip_test_stream(page, comfy_web, "webcam")
+    assert clip["name"] == "webcam" and clip["frames"] >= 24, clip  # ~4 s at 12 fps
+    # the fake camera's picture (colours, a moving pie), not the previous file's flat grey
+    wait_until(lambda: abs(page.evaluate(PREVIEW_MEAN)["mean"] - 200) > 25, 20, "the camera")
+    streams = comfy_web.get("/trickle/status")["streams"]
+    assert all(s["frames_out"] > 0 for s in streams if s["stream_id"] == clip["stream_id"])
+    shot(page, "test-webcam.png")
+    page.click("[data-testid=test-stop]")
+    wait_until(lambda: not comfy_web.get("/trickle/live-test")["running"], 20, "the stop")
+    assert page.errors == []
+
+
 def test_the_live_runner_section_gives_the_static_registration(
     comfy_web: Any, browser_page: Any
 ) -> None:

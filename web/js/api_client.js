@@ -79,6 +79,14 @@ export const client = {
   updateTest: (update) => send("POST", "/trickle/live-test/update", update),
   stopTest: () => send("POST", "/trickle/live-test/stop", {}),
 
+  async uploadClip(blob, { name, seconds, width, height, fps }) {
+    // A video file or a webcam recording, sent as the raw body; transcoded on the server.
+    const query = new URLSearchParams({ name, seconds, width, height, fps });
+    const resp = await api.fetchApi(`/trickle/live-test/clip?${query}`, { method: "POST", body: blob });
+    if (!resp.ok) throw await errorOf(resp);
+    return resp.json();
+  },
+
   settings: () => send("GET", "/trickle/settings"),
   saveSettings: (changes) => send("POST", "/trickle/settings", changes),
   setup: () => send("GET", "/trickle/setup"),

@@ -1,6 +1,8 @@
-// Test stream: run the current graph (or the saved live workflow) on a generated test clip through
-// the same path as an orchestrator's stream, with the preview and the figures live; a stop button.
+// Test stream: run the current graph (or the saved live workflow) on the built-in test clip, an
+// uploaded file or a webcam recording, through the same path as an orchestrator's stream, with the
+// preview and the figures live; a stop button.
 import { client } from "./api_client.js";
+import { createClipSource } from "./clip_source.js";
 import { currentGraph, hasStreamNodes } from "./graph.js";
 import { fmt, h, reportError, section, toast } from "./dom.js";
 
@@ -15,7 +17,9 @@ export function createTestView({ settings, onChange }) {
   const events = h("div", { className: "tl-events" });
   const startButton = h("button", { className: "tl-primary", onclick: () => start(), dataset: { testid: "test-start" } }, "▶ Start test stream");
   const stopButton = h("button", { onclick: () => stop(), dataset: { testid: "test-stop" }, disabled: true }, "■ Stop");
+  const clip = createClipSource();
   let current = null;
+  let busy = false; // recording or uploading a clip: progress shows in the figures line
 
   async function start(kind = source.value) {
     try {
@@ -25,11 +29,18 @@ export function createTestView({ settings, onChange }) {
         if (!hasStreamNodes(api)) throw new Error("the graph needs a TrickleInput and a TrickleOutput node");
         options.workflow = api;
       }
+      busy = startButton.disabled = true;
+      try {
+        Object.assign(options, await clip.prepare(options, (text) => { figures.textContent = text; }));
+      } finally {
+        busy = false;
+      }
       current = await client.startTest(options);
       toast("info", "Test stream started", current.stream_id);
       render(current);
       onChange(current);
     } catch (err) {
+      startButton.disabled = Boolean(current?.running);
       reportError("Test stream", err);
     }
   }
@@ -46,8 +57,9 @@ export function createTestView({ settings, onChange }) {
   function render(figs, stream) {
     current = figs;
     const running = Boolean(figs?.running);
-    startButton.disabled = running;
+    startButton.disabled = running || busy;
     stopButton.disabled = !running;
+    if (busy) return;
     if (!figs || !figs.stream_id) {
       figures.textContent = "not running";
       return;
@@ -82,6 +94,7 @@ export function createTestView({ settings, onChange }) {
     "Test stream",
     "test-stream",
     h("div", { className: "tl-row" }, h("label", {}, "run"), source),
+    clip.el,
     h("div", { className: "tl-row" }, startButton, stopButton),
     figures,
     events,
