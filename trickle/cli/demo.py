@@ -26,7 +26,9 @@ from ..media.testclip import make_test_clip, split_segments
 from ..runner.app import RunnerServer, build_app
 from ..runner.simulator import GatewayStream, LocalOrchestrator
 from ..session.processors import PROCESSORS
+from ..session.workflow_spec import BUNDLED_DIR
 
+DEMO_RADIUS = 8  # --comfy without --params/--update: blur radius until the midway update
 HELP = "run one stream end to end (orchestrator + gateway + runner) and write the output to MP4"
 
 
@@ -37,12 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default="out/demo.mp4", help="output MP4 (default out/demo.mp4)")
     parser.add_argument(
-        "--comfy", default=None, help="URL of a ComfyUI with the pack (else in-process)"
+        "--comfy",
+        default=None,
+        help="URL of a ComfyUI with the pack (else in-process); without --params/--update it "
+        "runs the bundled blur workflow and sets radius 8 -> 1 midway",
     )
     parser.add_argument("--processor", choices=sorted(PROCESSORS), default="invert")
     parser.add_argument("--size", default="512x512", help="test clip WxH (default 512x512)")
     parser.add_argument("--fps", type=float, default=30.0, help="test clip frame rate (default 30)")
-    parser.add_argument("--params", default=None, help="start params as JSON")
+    parser.add_argument(
+        "--params", default=None, help="start params as JSON ('{}': the runner's own workflow)"
+    )
     parser.add_argument("--update", default=None, help="parameter update sent midway, as JSON")
     parser.add_argument("--token", default="", help="bearer token for the runner")
     parser.add_argument("--model-id", default="comfystream", help="model_id of the start request")
@@ -63,6 +70,11 @@ def _plan(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, An
         params = {"strength": 1.0} if params is None else params
         # midway the picture turns from inverted back to the original: a change anyone can see
         update = {"strength": 0.0} if update is None else update
+    elif args.comfy and params is None and update is None:
+        # the bundled blur workflow (core nodes, CPU) blurred, then sharp from midway
+        workflow = json.loads((BUNDLED_DIR / "blur.api.json").read_text())
+        workflow["2"]["inputs"]["value"] = DEMO_RADIUS
+        params, update = {"prompt": workflow}, {"radius": 1}
     return params, update
 
 
@@ -171,12 +183,20 @@ def _summary(
         ("runner latency p50 / p95", f"{latency.get('p50')} / {latency.get('p95')} ms"),
         ("drops / errors", f"{stream.get('drops', '?')} / {stream.get('errors', '?')}"),
         ("events", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))),
+        ("info / error events", "; ".join(_messages(gateway)) or "none"),
         ("status states", " > ".join(dict.fromkeys(s for s in states if s))),
         ("stream ended", f"{log.end_reason} ({stream.get('stop_reason', '?')})"),
         ("output file", args.out if output else "(none: no output)"),
     ]
     width = max(len(name) for name, _ in rows)
     out.write("\n".join(f"  {name.ljust(width)}  {value}" for name, value in rows) + "\n")
+
+
+def _messages(gateway: GatewayStream) -> list[str]:
+    """What the runner said in its info and error events (workflow loaded, update applied...)."""
+    kinds = ("info", "error")
+    found = [e["event"] for _, e in gateway.events if e["event"].get("type") in kinds]
+    return [f"{e['type']}: {str(e.get('message', ''))[:80]}" for e in found]
 
 
 def run(args: argparse.Namespace) -> int:
