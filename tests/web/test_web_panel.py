@@ -1,11 +1,15 @@
 """The Trickle Live panel in real headless Chromium against a real ComfyUI with the pack:
 it opens (nothing logged), saving the graph makes it the live workflow, a test stream runs through
 the runner and its preview changes, and a live parameter control changes the output.
-Screenshots go to docs/img/. The tests share one page and run in order."""
+Screenshots go to $TRICKLE_SCREENSHOTS (the README's are made with TRICKLE_SCREENSHOTS=docs/img),
+else to a temporary folder, so a test run never changes tracked files. The tests share one page
+and run in order."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.comfyui
 
 ROOT = Path(__file__).resolve().parents[2]
-IMG = ROOT / "docs" / "img"
+IMG = Path(os.environ.get("TRICKLE_SCREENSHOTS") or tempfile.gettempdir() + "/trickle-live-screens")
 PANEL = "[data-testid=trickle-live-panel]"
 
 # The share of horizontally adjacent pixel pairs that differ by more than 24 (edges: a sharpness
