@@ -99,6 +99,7 @@ def plot(figures: dict[str, dict[str, Any]], path: Path, title: str) -> bool:
         if key == "latency_ms_p50":
             p95 = [figures[s].get("latency_ms_p95") or 0.0 for s in names]
             ax.scatter(names, p95, marker="_", s=400, color="black", zorder=3, label="p95")
+            ax.set_ylim(0, max([*p95, *values, 1.0]) * 1.15)
             ax.legend(loc="upper left", fontsize=8)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
         ax.set_title(label, fontsize=10)
