@@ -184,19 +184,21 @@ async def test_reserve_start_stream_stop_through_comfyui(comfyui: Any, orch: Any
         assert status == 409, busy
         out = TrickleSubscriber(reply["subscribe_url"], start_seq=0)
         try:
+            # the checks run while the input channel is open: leaving this block DELETEs it, and
+            # the session then ends by itself (input EOS), racing the status checks
             async with TricklePublisher(reply["publish_url"]) as pub:
                 for data in sent:
                     await pub.write_segment(data)
                 segment = await asyncio.wait_for(out.next_segment(), 60)
                 assert segment is not None
                 frames = decode_pts(await segment.read_all())
-            assert frames and set(frames) <= set(decode_pts(clip))  # input timestamps kept
-            status, body = await call(http, "GET", app_url + "/status")
-            assert status == 200 and body["session"]["state"] == "running", body
-            section = await pack_status(comfyui)
-            assert [s["session_id"] for s in section["live_runner"]["sessions"]] == [sid]
-            assert len(section["streams"]) == 1  # the same StreamManager as the aiModels path
-            status, body = await call(http, "POST", app_url + "/stop")
+                assert frames and set(frames) <= set(decode_pts(clip))  # input timestamps kept
+                status, body = await call(http, "GET", app_url + "/status")
+                assert status == 200 and body["session"]["state"] == "running", body
+                section = await pack_status(comfyui)
+                assert [s["session_id"] for s in section["live_runner"]["sessions"]] == [sid]
+                assert len(section["streams"]) == 1  # the same StreamManager as the aiModels path
+                status, body = await call(http, "POST", app_url + "/stop")
             assert (status, body["stopped"]) == (200, True)
         finally:
             await out.close()
