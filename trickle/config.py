@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .envparse import convert_env
 from .errors import ValidationError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -126,27 +127,7 @@ def _lookup(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
-    variable = f"TRICKLE_{name.upper()}"
-    if isinstance(default, bool):
-        lowered = raw.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ValidationError(variable, "true|false", raw)
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValidationError(variable, "an integer", raw) from None
-    if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValidationError(variable, "a number", raw) from None
-    if isinstance(default, tuple):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    return raw
+    return convert_env(f"TRICKLE_{name.upper()}", raw, default)
 
 
 def _check(ok: bool, name: str, expected: str, received: Any) -> None:

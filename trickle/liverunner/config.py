@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import __version__
+from ..envparse import convert_env
 from ..errors import ValidationError
 
 ENV_PREFIX = "TRICKLE_LR_"
@@ -148,25 +149,7 @@ def _http_url(value: str) -> bool:
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
-    variable = ENV_PREFIX + name.upper()
-    if isinstance(default, bool):
-        lowered = raw.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ValidationError(variable, "true|false", raw)
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValidationError(variable, "an integer", raw) from None
-    if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValidationError(variable, "a number", raw) from None
-    return raw
+    return convert_env(ENV_PREFIX + name.upper(), raw, default)
 
 
 def _check(ok: bool, name: str, expected: str, received: Any) -> None:
