@@ -27,8 +27,8 @@ def pattern_frame(index: int, width: int, height: int) -> np.ndarray:
     x = np.arange(width, dtype=np.uint16)[None, :]
     y = np.arange(height, dtype=np.uint16)[:, None]
     image = np.empty((height, width, 3), dtype=np.uint8)
-    image[..., 0] = (x * 255 // max(1, width - 1) + index * 4) % 256
-    image[..., 1] = (y * 255 // max(1, height - 1) + index * 2) % 256
+    image[..., 0] = (x * 255 // max(1, width - 1) + (index * 4) % 256) % 256  # uint16-safe
+    image[..., 1] = (y * 255 // max(1, height - 1) + (index * 2) % 256) % 256
     image[..., 2] = (index * 8) % 256
     band = _band_height(height)
     block = width // BARCODE_BITS
