@@ -52,3 +52,42 @@ async def test_aget_does_not_block_loop() -> None:
     assert await asyncio.wait_for(q.aget(), 2.0) == 7
     t.cancel()
     assert ticks >= 5
+
+
+async def test_aget_raises_when_closed_while_waiting() -> None:
+    q: FrameQueue[int] = FrameQueue()
+    threading.Timer(0.05, q.close).start()
+    with pytest.raises(QueueClosed):
+        await asyncio.wait_for(q.aget(), 2.0)
+
+
+async def test_aget_wakes_at_once_and_keeps_order() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=1000)
+    loop = asyncio.get_running_loop()
+    stamps: list[float] = []
+
+    def produce() -> None:
+        for i in range(200):
+            stamps.append(loop.time())
+            q.put(i)
+            threading.Event().wait(0.001)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    got, delays = [], []
+    for _ in range(200):
+        got.append(await asyncio.wait_for(q.aget(), 2.0))
+        delays.append(loop.time() - stamps[len(got) - 1])
+    thread.join()
+    assert got == list(range(200))
+    assert sorted(delays)[100] < 0.02  # no polling slice (the old aget waited up to 50 ms)
+
+
+async def test_a_cancelled_aget_passes_its_wake_up_on() -> None:
+    q: FrameQueue[int] = FrameQueue()
+    first = asyncio.create_task(q.aget())
+    second = asyncio.create_task(q.aget())
+    await asyncio.sleep(0.01)
+    q.put(5)  # wakes `first` ...
+    first.cancel()  # ... which is cancelled before it runs
+    assert await asyncio.wait_for(second, 1.0) == 5

@@ -2,7 +2,9 @@
 
 Producers never block: when the queue is full the *oldest* waiting item is dropped and counted,
 because live video prefers fresh frames. Consumers block with a timeout (``get``) from a worker
-thread, or await (``aget``) from an asyncio loop without blocking it.
+thread, or await (``aget``) from an asyncio loop without blocking it: an awaiting consumer parks
+a future that ``put``/``close`` resolve with ``call_soon_threadsafe`` (one loop wake-up per item,
+no thread-pool hop, no polling).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class FrameQueue(Generic[T]):
         self._items: deque[T] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.put_count = 0
         self.dropped = 0
 
@@ -42,6 +45,7 @@ class FrameQueue(Generic[T]):
             self._items.append(item)
             self.put_count += 1
             self._cond.notify()
+            self._wake_one()
             return True
 
     def get(self, timeout: float | None = None) -> T | None:
@@ -58,15 +62,37 @@ class FrameQueue(Generic[T]):
             return self._items.popleft()
 
     async def aget(self, poll: float = 0.05) -> T:
-        """Await the next item from an asyncio loop (waits on a worker thread, in short slices)."""
+        """Await the next item from an asyncio loop. Raises QueueClosed once closed and drained.
+
+        ``poll`` is kept for compatibility and unused: ``put`` wakes the waiter directly."""
         loop = asyncio.get_running_loop()
         while True:
-            item = self.get(timeout=0)
-            if item is not None:
-                return item
-            item = await loop.run_in_executor(None, self.get, poll)
-            if item is not None:
-                return item
+            with self._cond:
+                if self._items:
+                    return self._items.popleft()
+                if self._closed:
+                    raise QueueClosed()
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, waiter))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                with self._cond:
+                    if (loop, waiter) in self._waiters:
+                        self._waiters.remove((loop, waiter))
+                    elif self._items or self._closed:
+                        self._wake_one()  # it was woken for an item: pass the wake-up on
+                raise
+
+    def _wake_one(self) -> None:
+        """Under the lock: resolve the oldest awaiting consumer's future on its own loop."""
+        while self._waiters:
+            loop, waiter = self._waiters.pop(0)
+            try:
+                loop.call_soon_threadsafe(_resolve, waiter)
+                return
+            except RuntimeError:  # its loop is closed: that consumer is gone
+                continue
 
     def latest(self) -> T | None:
         """The newest waiting item without removing it (preview), or None."""
@@ -78,6 +104,8 @@ class FrameQueue(Generic[T]):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            while self._waiters:
+                self._wake_one()
 
     @property
     def closed(self) -> bool:
@@ -86,3 +114,8 @@ class FrameQueue(Generic[T]):
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
