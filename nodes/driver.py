@@ -126,6 +126,8 @@ class ComfyProcessor:
     async def _load(self) -> None:
         assert self._io is not None and self._binding is not None
         host = self._host = self._host_factory()
+        gc_freeze.stream_started()  # before the warm-up: its first prompt lets ComfyUI collect
+        self._gc_frozen = True
         workflow, source = select_workflow(self._params, self._model_id, self._store)
         notes: list[str] = []
         try:
@@ -140,8 +142,6 @@ class ComfyProcessor:
         self._wake_threadsafe = _Waker(asyncio.get_running_loop(), self._wake)
         host.add_listener(self._wake_threadsafe)
         await self._warm_up()
-        gc_freeze.stream_started()  # models are loaded: no full collection stalls from here on
-        self._gc_frozen = True
         REGISTRY.add_binding(self._binding)
         if self._state is ProcessorState.LOADING:
             self._state = ProcessorState.READY
