@@ -101,7 +101,8 @@ def plot(figures: dict[str, dict[str, Any]], path: Path, title: str) -> bool:
             ax.scatter(names, p95, marker="_", s=400, color="black", zorder=3, label="p95")
             ax.set_ylim(0, max([*p95, *values, 1.0]) * 1.15)
             ax.legend(loc="upper left", fontsize=8)
-        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        inside = key == "latency_ms_p50"  # the p95 markers sit just above the bars
+        ax.bar_label(bars, fmt="%.1f", fontsize=8, label_type="center" if inside else "edge")
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(title, fontsize=10)
