@@ -15,7 +15,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,40 +87,50 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
     pytest.fail(f"ComfyUI did not answer within {BOOT_TIMEOUT}s:\n{log_path.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+@contextmanager
+def boot(
+    factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    skip_reason: str,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[ComfyUI]:
+    """Start a ComfyUI (CPU) with the pack in a fresh ``--base-directory``; stop it afterwards.
+
+    Skips with ``skip_reason`` when ``COMFYUI_PATH`` is unset. ``prepare(base)`` may add files to
+    the base directory before the start; ``env`` adds variables. The live-runner app gets a port
+    of its own (``TRICKLE_LR_PORT``) unless ``env`` sets one.
+    """
     path = os.environ.get("COMFYUI_PATH")
     if not path:
-        pytest.skip(
-            "COMFYUI_PATH is not set: point it at a ComfyUI checkout prepared with "
-            "scripts/setup-comfyui.sh to run the ComfyUI integration tests"
-        )
+        pytest.skip(skip_reason)
     comfy = Path(path)
     python = _python(comfy)
     if not (comfy / "main.py").is_file() or not Path(python).exists():
         pytest.skip(f"COMFYUI_PATH={comfy} has no main.py, or its python {python} is missing")
-    base = tmp_path_factory.mktemp("comfy-base")
+    base = factory.mktemp(name)
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
-    (base / "models" / "checkpoints").mkdir(parents=True)
-    (base / "models" / "checkpoints" / "sd_turbo.safetensors").write_bytes(b"")
+    if prepare is not None:
+        prepare(base)
     port = _free_port()
-    log_path = base / "comfyui.log"
-    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
     lr_port = _free_port()
     while lr_port == port:
         lr_port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "20"}
-    env["TRICKLE_LR_PORT"] = str(lr_port)  # the live runner on its own port (start-up hook)
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_LR_PORT": str(lr_port)}
+    full_env.update(env or {})
+    log_path = base / "comfyui.log"
+    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=env
+            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=full_env
         )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
-        yield ComfyUI(url, base, log_path, process, lr_port)
+        yield ComfyUI(url, base, log_path, process, int(full_env["TRICKLE_LR_PORT"]))
     finally:
         process.terminate()
         try:
@@ -127,3 +138,22 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def _placeholder_checkpoint(base: Path) -> None:
+    """An empty sd_turbo checkpoint, so the diffusion example validates."""
+    (base / "models" / "checkpoints").mkdir(parents=True)
+    (base / "models" / "checkpoints" / "sd_turbo.safetensors").write_bytes(b"")
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    with boot(
+        tmp_path_factory,
+        "comfy-base",
+        skip_reason="COMFYUI_PATH is not set: point it at a ComfyUI checkout prepared with "
+        "scripts/setup-comfyui.sh to run the ComfyUI integration tests",
+        env={"TRICKLE_INPUT_TIMEOUT": "20"},
+        prepare=_placeholder_checkpoint,
+    ) as comfy:
+        yield comfy

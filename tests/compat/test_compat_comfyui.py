@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,42 +41,19 @@ def _helpers() -> Any:
 
 @pytest.fixture(scope="module")
 def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    helpers = _helpers()
-    path = os.environ.get("COMFYUI_PATH")
-    if not path:
-        pytest.skip("COMFYUI_PATH is not set: the ComfyUI compatibility tests need a ComfyUI")
-    comfy_dir = Path(path)
-    python = helpers._python(comfy_dir)
-    if not (comfy_dir / "main.py").is_file() or not Path(python).exists():
-        pytest.skip(f"COMFYUI_PATH={comfy_dir} has no main.py, or its python {python} is missing")
-    base = tmp_path_factory.mktemp("comfy-compat")
-    (base / "custom_nodes").mkdir()
-    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
-    workflow_file = base / "authoring-page-workflow.json"
+    # TRICKLE_WORKFLOW names a workflow file, as the docs' "--workflow" users would
+    factory = tmp_path_factory
+    workflow_dir = factory.mktemp("compat-workflow")
+    workflow_file = workflow_dir / "authoring-page-workflow.json"
     workflow_file.write_text(as_text(LOADIMAGE_INVERT_PREVIEW))
-    port = helpers._free_port()
-    log_path = base / "comfyui.log"
-    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_MODEL_ID": MODEL_ID,
-           "TRICKLE_WORKFLOW": str(workflow_file)}  # fmt: skip
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            cmd, cwd=comfy_dir, stdout=log_file, stderr=subprocess.STDOUT, env=env
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        helpers._wait_ready(url, process, log_path)
-        comfyui = helpers.ComfyUI(url, base, log_path, process)
+    with _helpers().boot(
+        factory,
+        "comfy-compat",
+        skip_reason="COMFYUI_PATH is not set: the ComfyUI compatibility tests need a ComfyUI",
+        env={"TRICKLE_MODEL_ID": MODEL_ID, "TRICKLE_WORKFLOW": str(workflow_file)},
+    ) as comfyui:
         comfyui.workflow_file = workflow_file
         yield comfyui
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 async def _get(url: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -47,38 +46,13 @@ def chromium_path() -> str | None:
 
 @pytest.fixture(scope="module")
 def comfy_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    helpers = _comfy_helpers()
-    path = os.environ.get("COMFYUI_PATH")
-    if not path:
-        pytest.skip("COMFYUI_PATH is not set: the web tests need a real ComfyUI (see docs/web.md)")
-    comfy = Path(path)
-    python = helpers._python(comfy)
-    if not (comfy / "main.py").is_file() or not Path(python).exists():
-        pytest.skip(f"COMFYUI_PATH={comfy} has no main.py, or its python {python} is missing")
-    base = tmp_path_factory.mktemp("comfy-web")
-    (base / "custom_nodes").mkdir()
-    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
-    port, lr_port = helpers._free_port(), helpers._free_port()
-    log_path = base / "comfyui.log"
-    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT,
-            # the live-runner app on a port of its own, so the panel shows its registration
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_LR_PORT": str(lr_port)},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        helpers._wait_ready(url, process, log_path)
-        yield helpers.ComfyUI(url, base, log_path, process, lr_port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    # the live-runner app runs on a port of its own, so the panel shows its registration
+    with _comfy_helpers().boot(
+        tmp_path_factory,
+        "comfy-web",
+        skip_reason="COMFYUI_PATH is not set: the web tests need a real ComfyUI (see docs/web.md)",
+    ) as comfy:
+        yield comfy
 
 
 @pytest.fixture(scope="module")
