@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from trickle_live.trickle.media.frame_queue import FrameQueue, QueueClosed
@@ -91,3 +92,66 @@ async def test_a_cancelled_aget_passes_its_wake_up_on() -> None:
     q.put(5)  # wakes `first` ...
     first.cancel()  # ... which is cancelled before it runs
     assert await asyncio.wait_for(second, 1.0) == 5
+
+
+def test_max_age_keeps_a_burst_whole() -> None:
+    """A burst of fresh items (a decoded segment) is delivered whole: nothing is dropped while
+    nothing waited longer than max_age, however many there are (up to maxsize)."""
+    q: FrameQueue[int] = FrameQueue(maxsize=12, max_age=5.0)
+    for i in range(10):
+        q.put(i)
+    assert [q.get(0) for _ in range(10)] == list(range(10))
+    assert q.dropped == 0
+
+
+def test_max_age_skips_items_that_waited_too_long_but_keeps_the_newest() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=12, max_age=0.05)
+    for i in range(3):
+        q.put(i)
+    time.sleep(0.08)
+    q.put(3)
+    assert q.get(0) == 3  # 0..2 waited too long and a newer item is behind them
+    assert q.dropped == 3 and len(q) == 0
+    q.put(4)
+    time.sleep(0.08)
+    assert q.get(0) == 4  # too old, but the newest there is: delivered
+    assert q.dropped == 3
+
+
+def test_max_age_still_bounds_memory_by_count() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=3, max_age=60.0)
+    for i in range(5):
+        q.put(i)
+    assert q.dropped == 2 and [q.get(0), q.get(0), q.get(0)] == [2, 3, 4]
+
+
+async def test_max_age_applies_to_aget_too() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=8, max_age=0.05)
+    q.put(1)
+    await asyncio.sleep(0.08)
+    q.put(2)
+    assert await asyncio.wait_for(q.aget(), 1.0) == 2
+    assert q.dropped == 1
+
+
+def test_rejects_bad_max_age() -> None:
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="max_age"):
+            FrameQueue(4, max_age=bad)
+
+
+def test_listeners_hear_every_put_and_the_close() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=2)
+    heard: list[str] = []
+
+    def listener() -> None:
+        heard.append("x")
+
+    q.add_listener(listener)
+    q.put(1)
+    q.put(2)
+    q.put(3)  # a put that drops still tells
+    q.close()
+    assert heard == ["x"] * 4
+    q.remove_listener(listener)
+    assert not q.put(4) and heard == ["x"] * 4

@@ -196,6 +196,29 @@ def test_a_slow_sink_drops_the_oldest_frames_and_counts_them() -> None:
     assert DecodedClip(sink.data()).numbers()[-1] == 29  # the newest frame survives
 
 
+def test_max_age_encodes_a_burst_whole_and_drops_only_frames_that_waited_too_long() -> None:
+    """With ``max_age`` the queue size is only a memory bound: 20 frames put at once (a burst)
+    while the thread is not yet running are all encoded; frames that waited longer than
+    ``max_age`` with a newer one behind them are dropped and counted."""
+    sink = SegmentCollector()
+    encoder = StreamEncoder(sink, queue_size=64, max_age=0.3, threads=1)
+    old, burst = frames(5), frames(20, first=5)
+    for frame in old:
+        encoder.put_video(frame)
+    time.sleep(0.4)  # the first five are now too old
+    for frame in burst:
+        encoder.put_video(frame)
+    encoder.start()
+    encoder.close(timeout=20)
+    assert encoder.stats.dropped == 5 and encoder.stats.frames == 20
+    assert DecodedClip(sink.data()).numbers() == list(range(5, 25))
+
+
+def test_max_age_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_age"):
+        StreamEncoder(SegmentCollector(), max_age=0)
+
+
 @pytest.mark.parametrize("codec", ["aac", "opus"])
 def test_audio_is_encoded_as_opus_after_the_first_keyframe(codec: str) -> None:
     clip = make_test_clip(2.0, 64, 64, 30, audio=codec)

@@ -3,6 +3,9 @@
 :class:`StreamEncoder` owns one thread and one :class:`TsWriter`. ``put_video`` / ``put_audio``
 may be called from any thread and never block: video waits in a small queue that drops the
 oldest frame when full (live video prefers fresh frames; drops are counted), audio in a larger one.
+With ``max_age`` the video queue drops by waiting time instead (like ``FrameQueue``): a frame that
+waited longer than ``max_age`` seconds is dropped when a newer one is behind it, so a burst is
+encoded whole and only an encoder slower than real time loses frames.
 The thread encodes, muxes and hands bytes to the :class:`SegmentSink` as they are written:
 ``begin_segment`` when a segment's first bytes are ready (always at a keyframe), ``write`` for
 each piece, ``end_segment`` when the next keyframe (or the end of the stream) arrives. The sink is
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -45,6 +49,7 @@ class StreamEncoder:
         threads: int = 0,
         crf: int = 23,
         queue_size: int = 4,
+        max_age: float | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         if segment_seconds <= 0:
@@ -56,7 +61,11 @@ class StreamEncoder:
         self.name = name
         self.audio = audio
         self._on_error = on_error
+        if max_age is not None and not max_age > 0:
+            raise ValueError(f"max_age: expected > 0 seconds or None, received {max_age}")
         self._video: deque[VideoFrame] = deque()
+        self._video_times: deque[float] = deque()  # when each waiting frame was put
+        self._max_age = max_age
         self._audio: deque[AudioFrame] = deque()
         self._queue_size = max(1, queue_size)
         self._cond = threading.Condition()
@@ -79,8 +88,10 @@ class StreamEncoder:
                 return
             if len(self._video) >= self._queue_size:
                 self._video.popleft()
+                self._video_times.popleft()
                 self.stats.dropped += 1
             self._video.append(frame)
+            self._video_times.append(time.monotonic())
             self._cond.notify()
 
     def put_audio(self, frame: AudioFrame) -> None:
@@ -119,11 +130,22 @@ class StreamEncoder:
                 self._cond.wait()
             if not self._video and not self._audio:
                 return None
-            video = self._video.popleft() if self._video else None
+            video = self._pop_video() if self._video else None
             audio: list[AudioFrame] = []
             while self._audio and (video is None or self._audio[0].pts <= video.pts):
                 audio.append(self._audio.popleft())  # in pts order with the video
             return audio, video
+
+    def _pop_video(self) -> VideoFrame:
+        """Under the lock, with video waiting: the oldest frame not too old (or the newest)."""
+        if self._max_age is not None and len(self._video) > 1:
+            limit = time.monotonic() - self._max_age
+            while len(self._video) > 1 and self._video_times[0] < limit:
+                self._video.popleft()
+                self._video_times.popleft()
+                self.stats.dropped += 1
+        self._video_times.popleft()
+        return self._video.popleft()
 
     def _run(self) -> None:
         writer: TsWriter | None = None

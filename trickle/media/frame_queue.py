@@ -1,7 +1,11 @@
 """A bounded, thread-safe frame queue with the live-video drop policy (DESIGN §3).
 
 Producers never block: when the queue is full the *oldest* waiting item is dropped and counted,
-because live video prefers fresh frames. Consumers block with a timeout (``get``) from a worker
+because live video prefers fresh frames. With ``max_age``, the queue drops by waiting time
+instead of by count: a consumer skips (and counts) items that waited longer than ``max_age``
+seconds while a newer one is behind them, and ``maxsize`` only bounds memory. A burst of fresh
+frames (a segment decoded at once) is then kept whole, while a consumer that falls behind real
+time still sees at most ``max_age`` of queueing delay. Consumers block with a timeout (``get``) from a worker
 thread, or await (``aget``) from an asyncio loop without blocking it: an awaiting consumer parks
 a future that ``put``/``close`` resolve with ``call_soon_threadsafe`` (one loop wake-up per item,
 no thread-pool hop, no polling).
@@ -13,6 +17,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -23,14 +28,19 @@ class QueueClosed(Exception):
 
 
 class FrameQueue(Generic[T]):
-    def __init__(self, maxsize: int = 2) -> None:
+    def __init__(self, maxsize: int = 2, max_age: float | None = None) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize: expected >= 1, received {maxsize}")
+        if max_age is not None and not max_age > 0:
+            raise ValueError(f"max_age: expected > 0 seconds or None, received {max_age}")
         self.maxsize = maxsize
+        self.max_age = max_age
         self._items: deque[T] = deque()
+        self._times: deque[float] = deque()  # when each waiting item was put (monotonic)
         self._cond = threading.Condition()
         self._closed = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._listeners: tuple[Callable[[], None], ...] = ()
         self.put_count = 0
         self.dropped = 0
 
@@ -41,12 +51,16 @@ class FrameQueue(Generic[T]):
                 return False
             if len(self._items) >= self.maxsize:
                 self._items.popleft()
+                self._times.popleft()
                 self.dropped += 1
             self._items.append(item)
+            self._times.append(time.monotonic())
             self.put_count += 1
             self._cond.notify()
             self._wake_one()
-            return True
+        for listener in self._listeners:
+            listener()
+        return True
 
     def get(self, timeout: float | None = None) -> T | None:
         """Next item, or None after ``timeout`` seconds. Raises QueueClosed once closed and drained."""
@@ -59,7 +73,18 @@ class FrameQueue(Generic[T]):
                 if remaining is not None and remaining <= 0:
                     return None
                 self._cond.wait(remaining)
-            return self._items.popleft()
+            return self._pop()
+
+    def _pop(self) -> T:
+        """Under the lock, with items waiting: the oldest one not too old (or the newest)."""
+        if self.max_age is not None and len(self._items) > 1:
+            limit = time.monotonic() - self.max_age
+            while len(self._items) > 1 and self._times[0] < limit:
+                self._items.popleft()
+                self._times.popleft()
+                self.dropped += 1
+        self._times.popleft()
+        return self._items.popleft()
 
     async def aget(self, poll: float = 0.05) -> T:
         """Await the next item from an asyncio loop. Raises QueueClosed once closed and drained.
@@ -69,7 +94,7 @@ class FrameQueue(Generic[T]):
         while True:
             with self._cond:
                 if self._items:
-                    return self._items.popleft()
+                    return self._pop()
                 if self._closed:
                     raise QueueClosed()
                 waiter: asyncio.Future[None] = loop.create_future()
@@ -94,6 +119,16 @@ class FrameQueue(Generic[T]):
             except RuntimeError:  # its loop is closed: that consumer is gone
                 continue
 
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (on the producer's thread, outside the lock) after each ``put``
+        and on ``close``: lets one consumer wait for whichever of several queues fills first."""
+        with self._cond:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._cond:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
     def latest(self) -> T | None:
         """The newest waiting item without removing it (preview), or None."""
         with self._cond:
@@ -106,6 +141,8 @@ class FrameQueue(Generic[T]):
             self._cond.notify_all()
             while self._waiters:
                 self._wake_one()
+        for listener in self._listeners:
+            listener()
 
     @property
     def closed(self) -> bool:

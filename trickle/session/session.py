@@ -50,7 +50,9 @@ from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-INPUT_QUEUE = 3
+INPUT_QUEUE = 12  # frames; a memory bound only: input frames are dropped by age (below)
+INPUT_MAX_AGE = 0.1  # s: a frame that waited longer, with a newer one behind it, is dropped
+OUTPUT_QUEUE, OUTPUT_MAX_AGE = 12, 0.1  # the same policy for processed frames before the encoder
 DRAIN_S = 2.0
 STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
 
@@ -82,7 +84,7 @@ class StreamSession:
         self._last_pts: int | None = None
         self._latest: VideoFrame | None = None
         self._encoder: StreamEncoder | None = None
-        self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE)
+        self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE, max_age=INPUT_MAX_AGE)
         self._output = EmitQueue(lambda f: self._emit(f, passthrough=False))
         self.shape = _shape_of(request)
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
@@ -179,8 +181,9 @@ class StreamSession:
             encoder = self._encoder
             if encoder is None and self._out is not None:
                 encoder = self._encoder = StreamEncoder(
-                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}"
-                )
+                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}",
+                    queue_size=OUTPUT_QUEUE, max_age=OUTPUT_MAX_AGE,
+                )  # fmt: skip
                 encoder.start()
         if encoder is not None:
             encoder.put_video(frame)
