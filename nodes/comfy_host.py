@@ -270,13 +270,18 @@ class ComfyHost:
             removed += 1
         return removed
 
-    def add_listener(self, listener: Callable[[], object]) -> None:
+    def add_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
+        """Call ``listener`` on every queue change; ``stream``: a running stream (status
+        broadcasts are coalesced while there is one)."""
         self.coalescer.listeners.append(listener)
-        self.coalescer.streams += 1
+        if stream:
+            self.coalescer.streams += 1
 
-    def remove_listener(self, listener: Callable[[], object]) -> None:
+    def remove_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
         if listener in self.coalescer.listeners:
             self.coalescer.listeners.remove(listener)
+            if not stream:
+                return
             self.coalescer.streams -= 1
             if self.coalescer.streams == 0:
                 self.coalescer.original()  # editors see the final queue state at once

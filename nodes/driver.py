@@ -1,9 +1,12 @@
 """The ComfyUI driver: a ``FrameProcessor`` that runs the stream's workflow once per frame.
 
-Each frame is one prompt in ComfyUI's own queue (DESIGN §4): the workflow is validated once (at
-start and on each change), then the driver keeps ``ahead`` prompts queued — built in-process with
-the running ComfyUI's tuple shape and a private ``client_id`` — so the worker never waits for a
-submission. ``TrickleInput`` in a stream prompt takes the next input frame, ``TrickleOutput`` puts
+The workflow is validated once (at start and on each change). Then, by default (executor
+``private``), each frame runs through the stream's own ``PromptExecutor`` inside a lease prompt
+that holds ComfyUI's worker (``lease.py``, ``private_exec.py``): same graph semantics, a fraction
+of the per-frame cost. With executor ``queue`` (``TRICKLE_EXECUTOR=queue``, or a ComfyUI whose
+executor does not fit the adapter) each frame is one prompt in ComfyUI's own queue (DESIGN §4):
+the driver keeps ``ahead`` prompts queued — built in-process with the running ComfyUI's tuple
+shape and a private ``client_id`` — so the worker never waits for a submission. ``TrickleInput`` in a stream prompt takes the next input frame, ``TrickleOutput`` puts
 the result on the output queue with the input's pts. Finished stream prompts are removed from
 ComfyUI's history as soon as they finish. A failing frame becomes an ``error`` event and the input
 frame is published in its place, so the stream keeps going and recovers when the workflow does.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -27,14 +30,26 @@ from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow, adapt, describe, looks_like_workflow
+from .lease import LeaseJob, LeaseRunner
 from .params import Update, apply, classify
 from .store import PASSTHROUGH, WorkflowStore, load_bundled, select_workflow
+from .waker import Waker
 from .warmup import warm_up, warm_up_size
 
 log = logging.getLogger(__name__)
 
 ERROR_REPORT_INTERVAL = 5.0  # the same failure is reported at most this often
 LOST_CHECK_INTERVAL = 1.0  # how often to look for stream prompts removed by someone else
+EXECUTORS = ("private", "queue")
+
+
+def executor_mode(value: str | None = None) -> str:
+    """``TRICKLE_EXECUTOR`` (or ``value``): ``private`` (default) or ``queue``."""
+    raw = os.environ.get("TRICKLE_EXECUTOR", "") if value is None else value
+    mode = raw.strip().lower() or "private"
+    if mode not in EXECUTORS:
+        raise ValidationError("TRICKLE_EXECUTOR", " or ".join(EXECUTORS), raw)
+    return mode
 
 
 class ComfyProcessor:
@@ -47,6 +62,7 @@ class ComfyProcessor:
         store: WorkflowStore | None = None,
         ahead: int = 2,
         frame_wait: float = 1.0,
+        executor: str | None = None,
     ) -> None:
         self._host_factory = host
         self._params = params
@@ -54,6 +70,12 @@ class ComfyProcessor:
         self._store = store
         self.ahead = max(1, ahead)
         self.frame_wait = frame_wait
+        self._executor_choice = executor
+        self.executor = "queue"  # the one in use, known once loaded
+        self._runner: LeaseRunner | None = None
+        self._job: LeaseJob | None = None
+        self._failing = False  # private executor: the last frame failed (worker thread's view)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._state = ProcessorState.LOADING
         self._last_error: str | None = None
         self._host: ComfyHost | None = None
@@ -89,6 +111,7 @@ class ComfyProcessor:
         """For the status API: counters, workflow version and live parameter values."""
         return {
             "source": self.source,
+            "executor": self.executor,
             "version": self._version,
             "state": self._state.value,
             "last_error": self._last_error,
@@ -126,6 +149,7 @@ class ComfyProcessor:
     async def _load(self) -> None:
         assert self._io is not None and self._binding is not None
         host = self._host = self._host_factory()
+        self._loop = asyncio.get_running_loop()
         gc_freeze.stream_started()  # before the warm-up: its first prompt lets ComfyUI collect
         self._gc_frozen = True
         workflow, source = select_workflow(self._params, self._model_id, self._store)
@@ -139,10 +163,13 @@ class ComfyProcessor:
             assert fallback is not None
             await self._set_workflow(fallback)
             self.source = f"bundled passthrough (after: {exc})"
-        self._wake_threadsafe = _Waker(asyncio.get_running_loop(), self._wake)
+        self._wake_threadsafe = Waker(asyncio.get_running_loop(), self._wake)
         host.add_listener(self._wake_threadsafe)
+        self._choose_executor(host)
         await self._warm_up()
         REGISTRY.add_binding(self._binding)
+        if self._job is not None:
+            self._job.enabled = True
         if self._state is ProcessorState.LOADING:
             self._state = ProcessorState.READY
         self._loaded.set()
@@ -157,11 +184,43 @@ class ComfyProcessor:
             with contextlib.suppress(ValidationError):
                 await self.update(initial)
 
+    def _choose_executor(self, host: ComfyHost) -> None:
+        assert self._binding is not None
+        try:
+            mode = executor_mode(self._executor_choice)
+        except ValidationError as exc:
+            self._report_error(f"executor setting refused: {exc}", exc.as_dict())
+            mode = "private"
+        if mode == "private":
+            runner, reason = LeaseRunner.get(host)
+            if runner is None:
+                self._io_info("private executor unavailable, using ComfyUI's queue", reason)
+            else:
+                self._runner = runner
+                self._job = LeaseJob(
+                    self._binding, runner.execution.new_executor(), self._current, self._on_result
+                )
+                runner.add(self._job)
+        self.executor = "private" if self._runner is not None else "queue"
+        log.info("stream %s: executor %s", self._stream_id, self.executor)
+
+    def _io_info(self, message: str, reason: str | None) -> None:
+        log.warning("stream %s: %s (%s)", self._stream_id, message, reason)
+        if self._io is not None:
+            self._io.report_info(message, {"reason": reason})
+
+    def _current(self) -> tuple[Workflow, list[str], int]:
+        """What the next frame runs (read on the worker thread; replaced whole on updates)."""
+        return self._workflow, self._outputs, self._version
+
     async def _warm_up(self) -> None:
         assert self._host is not None
         began = time.monotonic()
         size = warm_up_size(self._params)
-        result = await warm_up(self._host, self._workflow, self._outputs, self._wake, size)
+        if self._runner is not None and self._job is not None:
+            result = await self._runner.warm_up(self._job, size)
+        else:
+            result = await warm_up(self._host, self._workflow, self._outputs, self._wake, size)
         if result is None or not result.ok:
             error = "no answer" if result is None else result.error
             self._fail(f"warm-up failed: {error}", {} if result is None else result.detail)
@@ -181,6 +240,12 @@ class ComfyProcessor:
     async def _pump(self) -> None:
         binding = self._binding
         assert binding is not None
+        if self._runner is not None:  # the lease runs the frames; wait for the stream to end
+            while not binding.stopped.is_set() and not binding.ended.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), LOST_CHECK_INTERVAL / 2)
+                self._wake.clear()
+            return
         next_check = time.monotonic() + LOST_CHECK_INTERVAL
         while not binding.stopped.is_set() and not binding.ended.is_set():
             while len(self._inflight) < self.ahead:
@@ -236,6 +301,33 @@ class ComfyProcessor:
         self.counters["errors"] += 1
         self._publish_input(ticket)
         self._fail(result.error or "workflow failed", result.detail)
+
+    def _on_result(self, ticket: Ticket, result: PromptResult) -> None:
+        """A frame run by the private executor (ComfyUI's worker thread). State changes and
+        events go to the server loop, in order."""
+        self.counters["prompts"] += 1
+        if result.ok:
+            self.counters["frames"] += 1
+            if not ticket.delivered:  # the graph skipped its output: keep the stream going
+                self._publish_input(ticket)
+            if self._failing:
+                self._failing = False
+                self._call_on_loop(self._recovered)
+            return
+        self.counters["errors"] += 1
+        self._publish_input(ticket)
+        self._failing = True
+        self._call_on_loop(self._fail, result.error or "workflow failed", result.detail)
+
+    def _call_on_loop(self, callback: Callable[..., object], *args: Any) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                self._loop.call_soon_threadsafe(callback, *args)
+
+    def _recovered(self) -> None:
+        if self._state is ProcessorState.ERROR and self._io is not None:
+            self._state = ProcessorState.READY
+            self._io.report_info("workflow recovered", {"errors": self.counters["errors"]})
 
     def _publish_input(self, ticket: Ticket) -> None:
         if ticket.frame is not None and not ticket.delivered and self._io is not None:
@@ -302,6 +394,9 @@ class ComfyProcessor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._runner is not None and self._job is not None:
+            await self._runner.remove(self._job)
+            self._job = None
         if self._host is not None:
             await self._drain(self._host)
             self._host.remove_listener(self._wake_threadsafe)
@@ -327,33 +422,3 @@ class ComfyProcessor:
         for pid in self._inflight:  # still running (a slow node): drop its history when done
             host.forget(pid)
         self._inflight.clear()
-
-
-class _Waker:
-    """Sets the driver's wake event from any thread, with at most one wake-up in flight.
-
-    ComfyUI's queue calls the listener on every put, get and done (three per frame, from the
-    loop and the worker thread); each ``call_soon_threadsafe`` writes to the loop's self-pipe,
-    and from the worker that means a GIL hand-over. One pending wake-up covers them all."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
-        self._loop = loop
-        self._event = event
-        self._pending = False
-        self._loop_thread = threading.get_ident()  # made on the loop
-
-    def __call__(self) -> None:
-        if threading.get_ident() == self._loop_thread:
-            self._event.set()
-            return
-        if self._pending:
-            return
-        self._pending = True
-        try:
-            self._loop.call_soon_threadsafe(self._fire)
-        except RuntimeError:  # loop closed: nobody waits any more
-            self._pending = False
-
-    def _fire(self) -> None:
-        self._pending = False
-        self._event.set()

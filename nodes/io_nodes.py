@@ -15,6 +15,7 @@ from comfy_api.latest import io, ui
 
 from .bindings import REGISTRY, Ticket, deliver, remember_image, take_frame, unchanged_picture
 from .convert import frame_to_image, image_to_frame
+from .lease import HOST_NODE, serve_lease
 from .pattern import test_pattern
 
 log = logging.getLogger(__name__)
@@ -156,4 +157,37 @@ class TrickleOutput(io.ComfyNode):
         return io.NodeOutput(ui=ui.PreviewImage(images, cls=cls))
 
 
-NODES: list[type[io.ComfyNode]] = [TrickleInput, TrickleOutput]
+class TrickleStreamHost(io.ComfyNode):
+    """Queued by trickle-live itself (a "lease"): runs live frames while ComfyUI's worker is
+    busy with it. Added to a graph by hand, it does nothing."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id=HOST_NODE,
+            display_name="Trickle Stream Host (internal)",
+            category=CATEGORY,
+            description=(
+                "Internal: trickle-live queues this node to run live frames with ComfyUI's worker. "
+                "Adding it to a workflow does nothing."
+            ),
+            is_output_node=True,
+            is_deprecated=True,  # kept out of the node search
+            not_idempotent=True,
+            inputs=[],
+            outputs=[],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs: Any) -> Any:
+        return float("nan")  # never a cache hit: each lease must run
+
+    @classmethod
+    async def execute(cls) -> io.NodeOutput:
+        ended = await serve_lease(current_prompt_id())
+        if ended is not None:
+            log.debug("trickle-live: lease ended (%s)", ended)
+        return io.NodeOutput()
+
+
+NODES: list[type[io.ComfyNode]] = [TrickleInput, TrickleOutput, TrickleStreamHost]

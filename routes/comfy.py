@@ -17,6 +17,7 @@ from aiohttp import web
 from ..nodes.comfy_host import ComfyHost
 from ..nodes.driver import ComfyProcessor
 from ..nodes.graph import Workflow
+from ..nodes.lease import LeaseRunner
 from ..nodes.store import WorkflowStore
 from . import Skip, register_pack
 from .live_runner import install_guard, setup_live_runner
@@ -113,6 +114,7 @@ def _mount_runner(
 
 def comfy_status(manager: Any) -> dict[str, Any]:
     host = ComfyHost._instance
+    runner = LeaseRunner.current()
     streams = {}
     for session in manager.active():
         processor = session.processor
@@ -121,5 +123,6 @@ def comfy_status(manager: Any) -> dict[str, Any]:
     return {
         "queue_item_fields": host.item_length if host else None,
         "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
+        "private_executor": runner.stats() if runner is not None else None,
         "streams": streams,
     }

@@ -157,3 +157,15 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         prepare=_placeholder_checkpoint,
     ) as comfy:
         yield comfy
+
+
+@pytest.fixture(scope="session")
+def comfyui_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    """A second ComfyUI whose streams use ComfyUI's queue, one prompt per frame."""
+    with boot(
+        tmp_path_factory,
+        "comfy-queue",
+        skip_reason="COMFYUI_PATH is not set: the queue-executor tests need a ComfyUI",
+        env={"TRICKLE_INPUT_TIMEOUT": "20", "TRICKLE_EXECUTOR": "queue"},
+    ) as comfy:
+        yield comfy

@@ -246,3 +246,54 @@ async def test_workflow_error_is_an_event_the_stream_keeps_publishing_and_recove
     pts = [p for p, _, _ in out.frames]  # the output never paused while the workflow failed
     assert max(b - a for a, b in zip(pts, pts[1:], strict=False)) <= 15 * 3000, pts
     assert out.frames[-1][1] >= 6 * FPS  # and it ran to the end of the clip
+
+
+# -- the two executors: private (a lease, the default) and ComfyUI's queue ------------------
+
+
+async def test_private_executor_runs_the_frames_and_survives_an_interrupt(comfyui: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        before = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+        seen["before"] = before
+        await asyncio.to_thread(comfyui.request, "POST", "/interrupt", {})  # the editor's button
+        await asyncio.sleep(1.0)
+        seen["after"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+
+    out = await run_stream(comfyui.url, {"prompt": workflow("invert")}, 6, during)
+    check_frames(out, 6)
+    before, after = seen["before"], seen["after"]
+    (stream,) = before["streams"].values()
+    assert stream["executor"] == "private", stream
+    private = before["private_executor"]
+    assert private["frames"] > 30 and private["cpu_ms_per_frame"] > 0, private
+    assert after["private_executor"]["leases"] > private["leases"], after  # a new lease began
+    assert after["private_executor"]["frames"] > private["frames"]  # and frames went on
+    numbers = [n for _, n, _ in out.frames]
+    assert numbers[-1] >= 5 * 30, numbers[-5:]  # to the end of the clip
+    inverted = [inv for _, _, inv in out.frames]
+    assert sum(inverted) >= 0.85 * len(inverted)
+    history = comfyui.get("/history")
+    assert not [pid for pid in history if pid.startswith("trickle-")], "leases kept in history"
+    queue = comfyui.get("/queue")
+    assert queue["queue_running"] == [] and queue["queue_pending"] == []  # nothing left behind
+
+
+async def test_queue_executor_runs_one_prompt_per_frame(comfyui_queue: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.5)
+        seen["status"] = (await _get(comfyui_queue.url + "/trickle/status"))["comfyui"]
+
+    out = await run_stream(comfyui_queue.url, {"prompt": workflow("invert")}, 5, during)
+    check_frames(out, 5)
+    (stream,) = seen["status"]["streams"].values()
+    assert stream["executor"] == "queue" and stream["prompts"] > 30, stream
+    assert seen["status"]["private_executor"] is None
+    inverted = [inv for _, _, inv in out.frames]
+    assert sum(inverted) >= 0.85 * len(inverted)
+    history = comfyui_queue.get("/history")
+    assert not [pid for pid in history if pid.startswith("trickle-")], "stream prompts kept"

@@ -1,0 +1,325 @@
+"""Frames run by private executors inside one queued "lease" prompt (DESIGN §4, the faster path).
+
+The runner keeps one lease prompt in ComfyUI's own queue: a graph of a single
+``TrickleStreamHost`` node. When ComfyUI's worker runs it, that node calls :meth:`LeaseRunner.serve`,
+which takes the streams' frames and runs each through the stream's private ``PromptExecutor``
+(``private_exec.py``) on the worker's own thread and loop. The stock worker is busy with the lease
+meanwhile, so nothing else touches ComfyUI's global state: that is the mutual-exclusion gate.
+
+A lease ends — and the runner queues the next one at once — when the editor (or anybody) queued a
+prompt, asked ComfyUI to free memory, interrupted a frame, after ``SLICE_S`` seconds, or when no
+stream is left. So an editor's Run waits at most for the frame in progress, and the stream goes
+on right after it. Per frame there is no queue item, no history entry, no status broadcast and no
+hand-over between the server loop and the worker thread.
+
+Threads: ``add``/``remove``/``warm_up`` and the keeper task run on the server loop; ``serve``
+runs on ComfyUI's worker thread. Results go back through each job's ``on_result`` (worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..trickle.media.frame_queue import FrameQueue, QueueClosed
+from ..trickle.media.frames import VideoFrame
+from ..trickle.session.processor import FrameIO
+from .bindings import REGISTRY, StreamBinding, Ticket
+from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
+from .graph import Workflow
+from .pattern import test_pattern
+from .private_exec import PrivateExecution
+from .waker import Waker
+
+log = logging.getLogger(__name__)
+
+HOST_NODE = "TrickleStreamHost"
+LEASE_WORKFLOW: Workflow = {"1": {"class_type": HOST_NODE, "inputs": {}}}
+LEASE_OUTPUTS = ["1"]
+SLICE_S = 30.0  # a lease gives the worker back at least this often
+IDLE_WAIT = 0.05  # longest wait for a frame before the lease looks at the queue again
+KEEP_INTERVAL = 0.5  # how often the keeper looks for a lease removed by someone else
+
+Current = Callable[[], tuple[Workflow, list[str], int]]
+OnResult = Callable[[Ticket, PromptResult], None]
+
+
+class LeaseJob:
+    """One stream as the runner sees it: its frames, its executor, its current workflow."""
+
+    def __init__(
+        self, binding: StreamBinding, executor: Any, current: Current, on_result: OnResult
+    ) -> None:
+        self.binding = binding
+        self.executor = executor
+        self.current = current
+        self.on_result = on_result
+        self.enabled = False  # live frames are taken once the warm-up ran
+        self.busy = False  # a frame of this job is running (set under the runner's lock)
+        self.warmups: deque[tuple[Ticket, concurrent.futures.Future[PromptResult]]] = deque()
+        self._ids = itertools.count()
+        self._prefix = f"{PROMPT_PREFIX}{uuid.uuid4().hex[:8]}-"
+
+    @property
+    def input(self) -> FrameQueue[VideoFrame]:
+        return self.binding.io.input
+
+    def ticket(self, frame: VideoFrame) -> Ticket:
+        return Ticket(f"{self._prefix}{next(self._ids)}", self.binding, frame=frame)
+
+
+class LeaseRunner:
+    """The process-wide runner (one per ComfyUI): see the module text."""
+
+    _instance: LeaseRunner | None = None
+
+    def __init__(self, host: ComfyHost, execution: PrivateExecution) -> None:
+        self.host = host
+        self.execution = execution
+        self.jobs: list[LeaseJob] = []
+        self.lease_id: str | None = None  # queued or running
+        self.serving: str | None = None  # the lease whose node is running now
+        self.counters = {"leases": 0, "frames": 0, "warmups": 0}
+        self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
+        self.last_end = ""  # why the last lease ended
+        self._issued: set[str] = set()
+        self._lock = threading.Lock()
+        self._ready = threading.Event()  # a job's input got a frame (or closed), or work came
+        self._wake = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
+        self._rr = 0
+
+    @classmethod
+    def get(cls, host: ComfyHost) -> tuple[LeaseRunner | None, str | None]:
+        """The runner of this ComfyUI, or (None, why) when its executor does not fit."""
+        if cls._instance is None or cls._instance.host is not host:
+            execution, reason = PrivateExecution.for_comfyui(host.server)
+            if execution is None:
+                return None, reason
+            cls._instance = cls(host, execution)
+        return cls._instance, None
+
+    @classmethod
+    def current(cls) -> LeaseRunner | None:
+        return cls._instance
+
+    def owns(self, prompt_id: str | None) -> bool:
+        return prompt_id is not None and prompt_id in self._issued
+
+    # -- server loop --------------------------------------------------------------------------
+
+    def add(self, job: LeaseJob) -> None:
+        with self._lock:
+            self.jobs.append(job)
+        job.input.add_listener(self._ready.set)
+        self._ready.set()
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._keep(), name="lease")
+
+    async def remove(self, job: LeaseJob, timeout: float = 10.0) -> None:
+        """Take the job out; returns once none of its frames runs any more."""
+        with self._lock:
+            if job in self.jobs:
+                self.jobs.remove(job)
+        job.input.remove_listener(self._ready.set)
+        while job.warmups:
+            _, future = job.warmups.popleft()
+            future.cancel()
+        self._ready.set()
+        deadline = time.monotonic() + timeout
+        while job.busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if job.busy:
+            log.warning("a frame of a removed stream is still running after %.0fs", timeout)
+
+    async def warm_up(
+        self, job: LeaseJob, size: tuple[int, int], timeout: float = 300.0
+    ) -> PromptResult | None:
+        """Run the job's workflow once on a test frame (loads models into its executor's cache)."""
+        io = FrameIO("warm-up", input=FrameQueue(1), output=FrameQueue(1))
+        frame = VideoFrame(test_pattern(size[0], size[1], 0), 0)
+        ticket = Ticket(f"{PROMPT_PREFIX}warmup-{uuid.uuid4().hex}", StreamBinding(io), frame=frame)
+        future: concurrent.futures.Future[PromptResult] = concurrent.futures.Future()
+        job.warmups.append((ticket, future))
+        self._ready.set()
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            future.cancel()  # no effect once it ran
+
+    async def _keep(self) -> None:
+        """Keep one lease queued or running while there are jobs."""
+        waker = Waker(asyncio.get_running_loop(), self._wake)
+        self.host.add_listener(waker, stream=False)
+        try:
+            while self.jobs:
+                if self.lease_id is None:
+                    self._queue_lease()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), KEEP_INTERVAL)
+                self._wake.clear()
+                self._look_at_lease()
+        finally:
+            self.host.remove_listener(waker, stream=False)
+            lease, self.lease_id = self.lease_id, None
+            if lease is not None:
+                self.host.cancel_queued({lease})
+                if self.host.take_result(lease) is None:
+                    self.host.forget(lease)  # still running: its entry goes when it finishes
+                self._issued.discard(lease)
+
+    def _queue_lease(self) -> None:
+        lease = f"{PROMPT_PREFIX}lease-{uuid.uuid4().hex}"
+        self._issued.add(lease)
+        self.lease_id = lease
+        self.counters["leases"] += 1
+        self.host.put(lease, LEASE_WORKFLOW, LEASE_OUTPUTS)
+
+    def _look_at_lease(self) -> None:
+        lease = self.lease_id
+        if lease is None:
+            return
+        result = self.host.take_result(lease)
+        if result is None:
+            if self.serving == lease or self.host.is_pending(lease):
+                return
+            log.info("trickle-live: lease %s left the queue unfinished; queueing another", lease)
+            self.host.forget(lease)
+        elif not result.ok:
+            log.info("trickle-live: lease %s ended with %s", lease, result.error)
+        self._issued.discard(lease)
+        self.lease_id = None
+        self._wake.set()  # queue the next one now
+
+    # -- ComfyUI's worker thread --------------------------------------------------------------
+
+    async def serve(self, lease: str) -> str:
+        """Run frames until the lease should end; returns why it ended."""
+        self.serving = lease
+        saved = self.execution.save()
+        deadline = time.monotonic() + SLICE_S
+        try:
+            while True:
+                reason = self._end_reason(deadline)
+                if reason is not None:
+                    break
+                self._ready.clear()
+                work = self._next()
+                if work is None:
+                    self._ready.wait(IDLE_WAIT)
+                    continue
+                job, ticket, future = work
+                result = await self._run(job, ticket, future)
+                if result.error == "interrupted":
+                    reason = "interrupted"
+                    break
+        finally:
+            self.execution.restore(saved)
+            self.serving = None
+        self.last_end = reason
+        return reason
+
+    def _end_reason(self, deadline: float) -> str | None:
+        if not self.jobs:
+            return "no stream"
+        queue = self.host.queue
+        if getattr(queue, "queue", None):
+            return "prompt waiting"
+        if getattr(queue, "flags", None):
+            return "worker flags"
+        if self.execution.interrupted():
+            return "interrupted"
+        if time.monotonic() >= deadline:
+            return "slice"
+        return None
+
+    def _next(
+        self,
+    ) -> tuple[LeaseJob, Ticket, concurrent.futures.Future[PromptResult] | None] | None:
+        with self._lock:
+            jobs = list(self.jobs)
+            for job in jobs:
+                while job.warmups:
+                    ticket, future = job.warmups.popleft()
+                    if future.set_running_or_notify_cancel():
+                        job.busy = True
+                        return job, ticket, future
+            count = len(jobs)
+            for step in range(count):
+                index = (self._rr + step) % count
+                job = jobs[index]
+                if not job.enabled or job.binding.stopped.is_set():
+                    continue
+                try:
+                    frame = job.input.get(timeout=0)
+                except QueueClosed:
+                    job.binding.ended.set()
+                    continue
+                if frame is None:
+                    continue
+                self._rr = index + 1
+                job.busy = True
+                job.binding.latest_input = frame
+                job.binding.frames_taken += 1
+                return job, job.ticket(frame), None
+        return None
+
+    async def _run(
+        self,
+        job: LeaseJob,
+        ticket: Ticket,
+        future: concurrent.futures.Future[PromptResult] | None,
+    ) -> PromptResult:
+        began = time.thread_time()
+        try:
+            workflow, outputs, ticket.version = job.current()
+            REGISTRY.add(ticket)
+            try:
+                result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
+            except Exception as exc:  # the executor itself broke: this frame fails, not the lease
+                log.exception("trickle-live: private executor failed")
+                result = PromptResult(
+                    False, f"executor failed: {exc}", {"exception": type(exc).__name__}
+                )
+            finally:
+                REGISTRY.pop(ticket.prompt_id)
+            if future is not None:
+                self.counters["warmups"] += 1
+                future.set_result(result)
+            else:
+                self.counters["frames"] += 1
+                job.on_result(ticket, result)
+                self.frame_cpu_s += time.thread_time() - began
+            return result
+        finally:
+            job.busy = False
+
+    def stats(self) -> dict[str, Any]:
+        frames = self.counters["frames"]
+        return {
+            **self.counters,
+            "cpu_ms_per_frame": round(1e3 * self.frame_cpu_s / frames, 3) if frames else None,
+            "lease": self.lease_id,
+            "serving": self.serving is not None,
+            "last_end": self.last_end,
+        }
+
+
+async def serve_lease(prompt_id: str | None) -> str | None:
+    """Called by the ``TrickleStreamHost`` node: serve frames when the lease is ours."""
+    runner = LeaseRunner.current()
+    if runner is None or not runner.owns(prompt_id):
+        return None  # queued by hand (from the editor): nothing to do
+    assert prompt_id is not None
+    return await runner.serve(prompt_id)
