@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 SYSTEMS = ("floor", "trickle-live", "pytrickle")
+EXTRAS = {  # context columns, shown when run (--systems)
+    "runner": "trickle-live runner without ComfyUI",
+    "transcode": "bare transcode in process (no I/O)",
+}
 ROWS = [  # (key, label, format, higher is better)
     ("fps", "throughput, fed as fast as possible (frames/s)", "{:.0f}", True),
     ("latency_ms_p50", "added latency at 30 fps, p50 (ms)", "{:.1f}", False),
@@ -35,15 +39,20 @@ def _ratio(a: Any, b: Any) -> str:
 
 def table(figures: dict[str, dict[str, Any]]) -> str:
     """``figures[system][key]``; systems missing from the run show as –."""
-    head = "| | bare transcode (floor) | trickle-live in ComfyUI | pytrickle | ours / floor | ours / pytrickle |"
-    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    extras = [s for s in EXTRAS if s in figures]
+    head = (
+        "| | floor: bare transcode via trickle | trickle-live in ComfyUI | pytrickle "
+        "| ours / floor | ours / pytrickle |" + "".join(f" {EXTRAS[s]} |" for s in extras)
+    )
+    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(extras)]
     for key, label, fmt, _ in ROWS:
         cells = [_fmt(fmt, figures.get(s, {}).get(key)) for s in SYSTEMS]
         ours = figures.get("trickle-live", {}).get(key)
         ratios = [_ratio(ours, figures.get(s, {}).get(key)) for s in ("floor", "pytrickle")]
         if key in ("dropped_fast", "rss_growth_mb"):
             ratios = ["", ""]
-        lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+        more = [_fmt(fmt, figures[s].get(key)) for s in extras]
+        lines.append(f"| {label} | " + " | ".join(cells + ratios + more) + " |")
     return "\n".join(lines)
 
 
@@ -84,8 +93,9 @@ def plot(figures: dict[str, dict[str, Any]], path: Path, title: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = [s for s in SYSTEMS if s in figures]
-    colours = {"floor": "#888888", "trickle-live": "#2b7bba", "pytrickle": "#e08a2c"}
+    names = [s for s in (*SYSTEMS, *EXTRAS) if s in figures]
+    colours = {"floor": "#888888", "trickle-live": "#2b7bba", "pytrickle": "#e08a2c",
+               "runner": "#7fb3d9", "transcode": "#bbbbbb"}  # fmt: skip
     panels = [
         ("fps", "throughput (frames/s) ↑"),
         ("latency_ms_p50", "added latency p50 / p95 (ms) ↓"),

@@ -145,6 +145,37 @@ class ComfySystem(System):
         return [str(s.get("processor")) for s in body.get("streams", [])]
 
 
+class BareTrickleSystem(System):
+    """The floor fed through trickle (``_bare_trickle.py``): subscribe → decode → encode →
+    publish, nothing else, measured by the same harness as the systems under test."""
+
+    name = "floor"
+
+    async def boot(self, http: aiohttp.ClientSession) -> None:
+        port = free_port()
+        script = Path(__file__).with_name("_bare_trickle.py")
+        self._spawn([sys.executable, str(script), str(port)], ROOT, dict(os.environ))
+        self.url = f"http://127.0.0.1:{port}"
+        await self.wait_health(http, {"IDLE"})
+
+
+class RunnerSystem(System):
+    """trickle-live's own runner without ComfyUI (``python -m trickle runner``, built-in
+    passthrough processor): the same session, media and HTTP, no workflow. Tells what ComfyUI
+    itself costs per frame."""
+
+    name = "runner"
+
+    async def boot(self, http: aiohttp.ClientSession) -> None:
+        port = free_port()
+        cmd = [sys.executable, "-m", "trickle", "runner", "--port", str(port),
+               "--processor", "passthrough"]  # fmt: skip
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "20"}
+        self._spawn(cmd, ROOT, env)
+        self.url = f"http://127.0.0.1:{port}"
+        await self.wait_health(http, {"IDLE", "OK"})
+
+
 class PytrickleSystem(System):
     name = "pytrickle"
     # pytrickle's decoder drops frames above max_framerate (default 24) on the pts clock;

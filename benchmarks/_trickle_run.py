@@ -39,6 +39,29 @@ CLIP_START_PTS = 90_000  # make_test_clip's default start_pts
 SETTLE_S = 3.0  # no new output for this long after the input ended: the system is done
 
 
+async def _watch_stats(
+    system: System, http: aiohttp.ClientSession, into: dict[str, Any], every: float = 0.25
+) -> None:
+    """The stream's own counters (trickle-live's status API), the last seen while it ran: tells
+    where frames went (decoded, dropped from the input queue, out of order, published). Systems
+    without that API leave ``into`` empty."""
+    keys = ("frames_in", "frames_out", "drops", "out_of_order", "passthrough", "fps_capped")
+    while True:
+        try:
+            async with http.get(system.url + "/trickle/status") as resp:
+                if resp.status == 404:
+                    return
+                body = await resp.json()
+            for stream in body.get("streams") or []:
+                into.update({k: stream[k] for k in keys if k in stream})
+            private = (body.get("comfyui") or {}).get("private_executor") or {}
+            if private.get("cpu_ms_per_frame") is not None:
+                into["worker_cpu_ms_per_frame"] = private["cpu_ms_per_frame"]
+        except (aiohttp.ClientError, ValueError):
+            pass
+        await asyncio.sleep(every)
+
+
 async def run_stream(
     system: System,
     orch: LocalOrchestrator,
@@ -70,6 +93,8 @@ async def run_stream(
         feed = FeedLog()
         spy = _profiler(system.pid, profile) if profile is not None else None
         states = asyncio.create_task(_states_at_measure(system, http, feed))
+        stream_stats: dict[str, Any] = {}
+        watcher = asyncio.create_task(_watch_stats(system, http, stream_stats))
         gate = FeedGate(out, fps, CLIP_START_PTS, lead) if fast else None
         await publish(
             channels.input, layout, fps, warm_frames=warm_frames, fast=fast, log=feed, gate=gate
@@ -78,6 +103,7 @@ async def run_stream(
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             await asyncio.to_thread(spy.wait, 60)
+        watcher.cancel()
     finally:
         stop.set()
         orch.close_channels(channels)
@@ -95,6 +121,7 @@ async def run_stream(
     result: dict[str, Any] = {
         "start_reply_ms": took * 1e3,
         "frames_in": expected,
+        "stream": stream_stats,
         "frames_out": len(times),
         "dropped": expected - len(times),
         "cpu_ms_per_frame": sampler.cpu_between(started, last) * 1e3 / max(1, len(times)),

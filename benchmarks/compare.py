@@ -6,10 +6,15 @@ as a gateway's FFmpeg writes them) is fed through our loopback trickle server
 (``TrickleServer.serve`` via ``LocalOrchestrator``) to each system, started by this program in
 its own process and driven as an orchestrator drives it (channels + ``POST /live-video-to-video``):
 
-1. floor — ``transcode.bench_pipeline`` (PyAV decode + our encoder, same settings, no HTTP);
+1. floor — ``_bare_trickle.py``: trickle subscribe → PyAV decode → encode (same settings) →
+   trickle publish, nothing else;
 2. trickle-live — a stock ComfyUI at ``$COMFYUI_PATH`` with this pack, passthrough workflow
    (skipped with a message when ``COMFYUI_PATH`` is unset);
 3. pytrickle — ``StreamProcessor`` with an async passthrough function, in ``.venv-pytrickle``.
+
+Context columns on request (``--systems``): ``runner`` — ``python -m trickle runner`` with its
+built-in passthrough (our session without ComfyUI: what ComfyUI costs); ``transcode`` —
+``transcode.bench_pipeline`` in one process, the clip from memory (no I/O at all).
 
 Each runs a fast stream (warm-up paced, then the rest as fast as possible: throughput, CPU) and a
 paced stream (30 fps: added latency per frame, CPU, memory; ``--long`` makes it 10 minutes for
@@ -38,13 +43,23 @@ import aiohttp  # noqa: E402
 from _feed import ClipLayout  # noqa: E402
 from _proc import ProcSampler, load_average  # noqa: E402
 from _report import plot, table, targets  # noqa: E402
-from _systems import PYTRICKLE_PYTHON, ComfySystem, PytrickleSystem, System, floor_result, run_floor  # noqa: E402  # noqa: E402
+from _systems import (  # noqa: E402
+    PYTRICKLE_PYTHON,
+    BareTrickleSystem,
+    ComfySystem,
+    PytrickleSystem,
+    RunnerSystem,
+    System,
+    floor_result,
+    run_floor,
+)
 from _trickle_run import run_stream  # noqa: E402
 
 from trickle.media.testclip import make_test_clip  # noqa: E402
 from trickle.runner.simulator import LocalOrchestrator  # noqa: E402
 
 ALL = ("floor", "trickle-live", "pytrickle")
+KNOWN = (*ALL, "runner", "transcode")
 
 
 def machine() -> dict[str, Any]:
@@ -59,7 +74,7 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
-async def floor(args: argparse.Namespace, clips: dict[str, Path]) -> dict[str, Any]:
+async def transcode(args: argparse.Namespace, clips: dict[str, Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode, clip in (("fast", clips["fast"]), ("paced", clips["paced"])):
         process = run_floor(clip, args.fps, mode == "paced", threads=0)
@@ -139,7 +154,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     layouts = {k: ClipLayout.of(v) for k, v in raw.items()}
     runs: dict[str, list[dict[str, Any]]] = {}
-    systems = [s for s in (_make(n) for n in ("trickle-live", "pytrickle") if n in names) if s]
+    unknown = sorted(set(names) - set(KNOWN))
+    if unknown:
+        raise SystemExit(f"--systems: expected some of {','.join(KNOWN)}, received {unknown}")
+    order = ("floor", "trickle-live", "runner", "pytrickle")
+    systems = [s for s in (_make(n) for n in order if n in names) if s]
     orch = LocalOrchestrator()
     await orch.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -152,9 +171,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for key, path in clips.items():
                 path.write_bytes(raw[key])
             for round_no in range(args.repeat):  # rounds interleave the systems: load drifts
-                if "floor" in names:
-                    _say(f"round {round_no + 1}: floor (bare transcode)")
-                    runs.setdefault("floor", []).append(await floor(args, clips))
+                if "transcode" in names:
+                    _say(f"round {round_no + 1}: bare transcode in process")
+                    runs.setdefault("transcode", []).append(await transcode(args, clips))
                 for system in systems:
                     _say(f"round {round_no + 1}: {system.name}, a fast and a paced stream")
                     result = await trickle_round(system, orch, http, args, layouts, round_no)
@@ -177,6 +196,10 @@ def _make(name: str) -> System | None:
             _say("trickle-live skipped: set COMFYUI_PATH to a ComfyUI checkout with its venv")
             return None
         return ComfySystem(Path(path))
+    if name == "runner":
+        return RunnerSystem()
+    if name == "floor":
+        return BareTrickleSystem()
     if not PYTRICKLE_PYTHON.exists():
         _say(f"pytrickle skipped: {PYTRICKLE_PYTHON} missing (scripts/setup.sh makes it)")
         return None
