@@ -23,6 +23,7 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -48,6 +49,11 @@ LEASE_OUTPUTS = ["1"]
 SLICE_S = 30.0  # a lease gives the worker back at least this often
 IDLE_WAIT = 0.05  # longest wait for a frame before the lease looks at the queue again
 KEEP_INTERVAL = 0.5  # how often the keeper looks for a lease removed by someone else
+# While a lease serves frames, the interpreter hands the GIL over after 1 ms instead of 5: the
+# decode, worker and encode threads each release it around native work (PyAV, numpy, x264) and
+# otherwise wait up to the interval to get it back. Measured fed as fast as possible (passthrough,
+# 512x512, three A/B pairs): 203-218 -> 250-296 frames/s. Restored when the lease ends.
+SWITCH_INTERVAL = 0.001
 
 Current = Callable[[], tuple[Workflow, list[str], int]]
 OnResult = Callable[[Ticket, PromptResult], None]
@@ -207,6 +213,8 @@ class LeaseRunner:
     async def serve(self, lease: str) -> str:
         """Run frames until the lease should end; returns why it ended."""
         self.serving = lease
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         saved = self.execution.save()
         deadline = time.monotonic() + SLICE_S
         try:
@@ -226,6 +234,7 @@ class LeaseRunner:
                     break
         finally:
             self.execution.restore(saved)
+            sys.setswitchinterval(switch)
             self.serving = None
         self.last_end = reason
         return reason

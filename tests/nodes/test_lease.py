@@ -9,6 +9,7 @@ TrickleInput → TrickleOutput does. The real ComfyUI: tests/comfyui/test_comfyu
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +87,7 @@ class Execution:
         self.saved = 0
         self.restored = 0
         self.ran: list[str] = []
+        self.switch = 0.0
 
     def interrupted(self) -> bool:
         return self.interrupt
@@ -103,6 +105,7 @@ class Execution:
 
     async def run(self, executor: Any, prompt_id: str, workflow: Any, outputs: Any) -> PromptResult:
         self.ran.append(prompt_id)
+        self.switch = sys.getswitchinterval()
         ticket = REGISTRY.get(prompt_id)  # what TrickleInput finds
         assert ticket is not None and ticket.frame is not None
         if self.slow:
@@ -189,6 +192,7 @@ def job_for(stream: Stream, runner: LeaseRunner) -> LeaseJob:
 
 async def test_frames_run_in_order_inside_one_lease_with_their_timing(world: Any) -> None:
     host, execution, worker, runner = world
+    switch_before = sys.getswitchinterval()
     stream = Stream()
     job = job_for(stream, runner)
     runner.add(job)
@@ -203,9 +207,10 @@ async def test_frames_run_in_order_inside_one_lease_with_their_timing(world: Any
     assert len(host.put_ids) == 1 and runner.counters["frames"] == 20  # one lease, 20 frames
     assert execution.saved == 1 and execution.restored == 0  # still serving
     assert stream.binding.frames_taken == 20 and stream.binding.latest_input is not None
+    assert execution.switch == 0.001 < switch_before  # GIL hand-over every 1 ms while serving
     await runner.remove(job)
     await until(lambda: worker.ended == ["no stream"])
-    assert execution.restored == 1
+    assert execution.restored == 1 and sys.getswitchinterval() == switch_before
     await until(lambda: runner._keeper is not None and runner._keeper.done())
     assert not [p for p in REGISTRY._tickets if p.startswith(host.put_ids[0][:8])]
 
