@@ -1,16 +1,14 @@
 """The ComfyUI driver: a ``FrameProcessor`` that runs the stream's workflow once per frame.
 
-The workflow is validated once (at start and on each change). Then, by default (executor
-``private``), each frame runs through the stream's own ``PromptExecutor`` inside a lease prompt
-that holds ComfyUI's worker (``lease.py``, ``private_exec.py``): same graph semantics, a fraction
-of the per-frame cost. With executor ``queue`` (``TRICKLE_EXECUTOR=queue``, or a ComfyUI whose
-executor does not fit the adapter) each frame is one prompt in ComfyUI's own queue (DESIGN §4):
-the driver keeps ``ahead`` prompts queued — built in-process with the running ComfyUI's tuple
-shape and a private ``client_id`` — so the worker never waits for a submission. ``TrickleInput`` in a stream prompt takes the next input frame, ``TrickleOutput`` puts
-the result on the output queue with the input's pts. Finished stream prompts are removed from
-ComfyUI's history as soon as they finish. A failing frame becomes an ``error`` event and the input
-frame is published in its place, so the stream keeps going and recovers when the workflow does.
-Runs on the server loop; only the host touches ComfyUI.
+The workflow is validated once (at start and on each change), warmed up on a test frame, then run
+for every frame by one of two executors: by default (``private``) the stream's own
+``PromptExecutor`` inside a lease prompt that holds ComfyUI's worker (``lease.py``,
+``private_exec.py``); with ``queue`` (``TRICKLE_EXECUTOR=queue``, or a ComfyUI whose executor does
+not fit the adapter) one prompt per frame in ComfyUI's own queue (``queue_frames.py``, DESIGN §4).
+``TrickleInput`` takes the frame, ``TrickleOutput`` puts the result on the output queue with the
+input's pts. A failing frame becomes an ``error`` event and the input frame is published in its
+place, so the stream keeps going and recovers when the workflow does. Updates are validated and
+swapped in on the server loop; only the host and the executors touch ComfyUI.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import contextlib
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,10 +25,11 @@ from ..trickle.errors import ValidationError
 from ..trickle.session.processor import FrameIO, ProcessorState
 from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
-from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
+from .comfy_host import ComfyHost, PromptResult
 from .graph import Workflow, adapt, describe, looks_like_workflow
 from .lease import LeaseJob, LeaseRunner
 from .params import Update, apply, classify
+from .queue_frames import QueueFrames
 from .store import PASSTHROUGH, WorkflowStore, load_bundled, select_workflow
 from .waker import Waker
 from .warmup import warm_up, warm_up_size
@@ -39,7 +37,6 @@ from .warmup import warm_up, warm_up_size
 log = logging.getLogger(__name__)
 
 ERROR_REPORT_INTERVAL = 5.0  # the same failure is reported at most this often
-LOST_CHECK_INTERVAL = 1.0  # how often to look for stream prompts removed by someone else
 EXECUTORS = ("private", "queue")
 
 
@@ -74,7 +71,8 @@ class ComfyProcessor:
         self.executor = "queue"  # the one in use, known once loaded
         self._runner: LeaseRunner | None = None
         self._job: LeaseJob | None = None
-        self._failing = False  # private executor: the last frame failed (worker thread's view)
+        self._queue: QueueFrames | None = None
+        self._failing = False  # the last frame failed (the view of the thread that settles)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state = ProcessorState.LOADING
         self._last_error: str | None = None
@@ -88,7 +86,6 @@ class ComfyProcessor:
         self._workflow: Workflow = {}
         self._outputs: list[str] = []
         self._version = 0
-        self._inflight: dict[str, Ticket] = {}
         self._last_report: dict[str, float] = {}
         self._wake_threadsafe: Callable[[], object] = lambda: None
         self._gc_frozen = False  # holds a gc_freeze reference while the stream runs
@@ -198,9 +195,17 @@ class ComfyProcessor:
             else:
                 self._runner = runner
                 self._job = LeaseJob(
-                    self._binding, runner.execution.new_executor(), self._current, self._on_result
+                    self._binding,
+                    runner.execution.new_executor(),
+                    self._current,
+                    self._on_lease_result,
                 )
                 runner.add(self._job)
+        if self._runner is None:
+            self._queue = QueueFrames(
+                host, self._binding, self._current, self._settle, self.counters,
+                ahead=self.ahead, name=self._stream_id,
+            )  # fmt: skip
         self.executor = "private" if self._runner is not None else "queue"
         log.info("stream %s: executor %s", self._stream_id, self.executor)
 
@@ -240,53 +245,19 @@ class ComfyProcessor:
     async def _pump(self) -> None:
         binding = self._binding
         assert binding is not None
-        if self._runner is not None:  # the lease runs the frames; wait for the stream to end
-            while not binding.stopped.is_set() and not binding.ended.is_set():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), LOST_CHECK_INTERVAL / 2)
-                self._wake.clear()
+        if self._queue is not None:
+            await self._queue.run(self._wake)
             return
-        next_check = time.monotonic() + LOST_CHECK_INTERVAL
-        while not binding.stopped.is_set() and not binding.ended.is_set():
-            while len(self._inflight) < self.ahead:
-                self._queue_one()
+        while not binding.stopped.is_set() and not binding.ended.is_set():  # the lease runs them
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), LOST_CHECK_INTERVAL / 2)
+                await asyncio.wait_for(self._wake.wait(), 0.5)
             self._wake.clear()
-            self._collect()
-            if time.monotonic() >= next_check:
-                self._requeue_lost()
-                next_check = time.monotonic() + LOST_CHECK_INTERVAL
-
-    def _queue_one(self) -> None:
-        assert self._host is not None and self._binding is not None
-        ticket = Ticket(f"{PROMPT_PREFIX}{uuid.uuid4().hex}", self._binding, self._version)
-        REGISTRY.add(ticket)
-        self._inflight[ticket.prompt_id] = ticket
-        self._host.put(ticket.prompt_id, self._workflow, self._outputs)
-        self.counters["prompts"] += 1
-
-    def _collect(self) -> None:
-        assert self._host is not None
-        for pid in list(self._inflight):
-            result = self._host.take_result(pid)
-            if result is not None:
-                self._settle(self._inflight.pop(pid), result)
-                REGISTRY.pop(pid)
-
-    def _requeue_lost(self) -> None:
-        """Stream prompts that vanished (the editor cleared the queue) are replaced."""
-        assert self._host is not None
-        for pid in list(self._inflight):
-            if not self._host.is_pending(pid) and self._host.take_result(pid) is None:
-                log.info("stream %s: prompt %s left the queue unfinished", self._stream_id, pid)
-                ticket = self._inflight.pop(pid)
-                REGISTRY.pop(pid)
-                self._settle(ticket, PromptResult(False, "removed from the queue"))
 
     def _settle(self, ticket: Ticket, result: PromptResult) -> None:
-        assert self._io is not None
-        if ticket.frame is None:
+        """A frame's outcome, on any thread (the loop for the queue executor, ComfyUI's worker for
+        the private one): counters and the published picture here, state and events on the
+        loop, in order."""
+        if ticket.frame is None:  # queue executor: the prompt got no frame
             self.counters["no_frame"] += 1
             if result.ok or ticket.binding.stopped.is_set():
                 return
@@ -294,23 +265,7 @@ class ComfyProcessor:
             self.counters["frames"] += 1
             if not ticket.delivered:  # the graph skipped its output: keep the stream going
                 self._publish_input(ticket)
-            if self._state is ProcessorState.ERROR:
-                self._state = ProcessorState.READY
-                self._io.report_info("workflow recovered", {"errors": self.counters["errors"]})
-            return
-        self.counters["errors"] += 1
-        self._publish_input(ticket)
-        self._fail(result.error or "workflow failed", result.detail)
-
-    def _on_result(self, ticket: Ticket, result: PromptResult) -> None:
-        """A frame run by the private executor (ComfyUI's worker thread). State changes and
-        events go to the server loop, in order."""
-        self.counters["prompts"] += 1
-        if result.ok:
-            self.counters["frames"] += 1
-            if not ticket.delivered:  # the graph skipped its output: keep the stream going
-                self._publish_input(ticket)
-            if self._failing:
+            if self._failing or self._state is ProcessorState.ERROR:
                 self._failing = False
                 self._call_on_loop(self._recovered)
             return
@@ -318,6 +273,10 @@ class ComfyProcessor:
         self._publish_input(ticket)
         self._failing = True
         self._call_on_loop(self._fail, result.error or "workflow failed", result.detail)
+
+    def _on_lease_result(self, ticket: Ticket, result: PromptResult) -> None:
+        self.counters["prompts"] += 1
+        self._settle(ticket, result)
 
     def _call_on_loop(self, callback: Callable[..., object], *args: Any) -> None:
         if self._loop is not None:
@@ -397,8 +356,9 @@ class ComfyProcessor:
         if self._runner is not None and self._job is not None:
             await self._runner.remove(self._job)
             self._job = None
+        if self._queue is not None:
+            await self._queue.drain()
         if self._host is not None:
-            await self._drain(self._host)
             self._host.remove_listener(self._wake_threadsafe)
         if binding is not None:
             REGISTRY.remove_binding(binding)
@@ -407,18 +367,3 @@ class ComfyProcessor:
             gc_freeze.stream_stopped()
         self._io = None
         self._binding = None
-
-    async def _drain(self, host: ComfyHost, timeout: float = 5.0) -> None:
-        host.cancel_queued(set(self._inflight))
-        deadline = time.monotonic() + timeout
-        while self._inflight and time.monotonic() < deadline:
-            for pid in list(self._inflight):
-                if host.take_result(pid) is not None or not host.is_pending(pid):
-                    host.take_result(pid)  # it may have finished between the two looks
-                    self._inflight.pop(pid)
-                    REGISTRY.pop(pid)
-            if self._inflight:
-                await asyncio.sleep(0.02)
-        for pid in self._inflight:  # still running (a slow node): drop its history when done
-            host.forget(pid)
-        self._inflight.clear()

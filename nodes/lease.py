@@ -33,13 +33,12 @@ from typing import Any
 
 from ..trickle.media.frame_queue import FrameQueue, QueueClosed
 from ..trickle.media.frames import VideoFrame
-from ..trickle.session.processor import FrameIO
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow
-from .pattern import test_pattern
 from .private_exec import PrivateExecution
 from .waker import Waker
+from .warmup import warm_up_ticket
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +150,8 @@ class LeaseRunner:
         self, job: LeaseJob, size: tuple[int, int], timeout: float = 300.0
     ) -> PromptResult | None:
         """Run the job's workflow once on a test frame (loads models into its executor's cache)."""
-        io = FrameIO("warm-up", input=FrameQueue(1), output=FrameQueue(1))
-        frame = VideoFrame(test_pattern(size[0], size[1], 0), 0)
-        ticket = Ticket(f"{PROMPT_PREFIX}warmup-{uuid.uuid4().hex}", StreamBinding(io), frame=frame)
+        ticket = warm_up_ticket(size)
+        ticket.frame = ticket.binding.io.input.get(0)  # the lease hands frames over taken
         future: concurrent.futures.Future[PromptResult] = concurrent.futures.Future()
         job.warmups.append((ticket, future))
         self._ready.set()

@@ -30,6 +30,15 @@ def warm_up_size(params: dict[str, Any] | None) -> tuple[int, int]:
     return (int(sizes[0]), int(sizes[1])) if ok else (512, 512)  # type: ignore[arg-type]
 
 
+def warm_up_ticket(size: tuple[int, int]) -> Ticket:
+    """A ticket of its own for the warm-up run: a test frame, an output nobody reads."""
+    io = FrameIO("warm-up", input=FrameQueue(1), output=FrameQueue(1))
+    io.input.put(VideoFrame(test_pattern(size[0], size[1], 0), 0))
+    io.input.close()
+    binding = StreamBinding(io, frame_wait=0.1)
+    return Ticket(f"{PROMPT_PREFIX}warmup-{uuid.uuid4().hex}", binding)
+
+
 async def warm_up(
     host: ComfyHost,
     workflow: Workflow,
@@ -39,10 +48,7 @@ async def warm_up(
     timeout: float = 300.0,
 ) -> PromptResult | None:
     """Queue one prompt fed with a test frame; its result, or None after ``timeout`` seconds."""
-    io = FrameIO("warm-up", input=FrameQueue(1), output=FrameQueue(1))
-    io.input.put(VideoFrame(test_pattern(size[0], size[1], 0), 0))
-    io.input.close()
-    ticket = Ticket(f"{PROMPT_PREFIX}warmup-{uuid.uuid4().hex}", StreamBinding(io, frame_wait=0.1))
+    ticket = warm_up_ticket(size)
     REGISTRY.add(ticket)
     host.put(ticket.prompt_id, workflow, outputs)
     deadline = time.monotonic() + timeout

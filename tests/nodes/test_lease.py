@@ -185,18 +185,20 @@ async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def job_for(stream: Stream, runner: LeaseRunner) -> LeaseJob:
-    return LeaseJob(stream.binding, runner.execution.new_executor(), lambda: (WORKFLOW, ["1"], 3),
-                    stream.on_result)  # fmt: skip
+def added(runner: LeaseRunner, *, enabled: bool = True) -> tuple[Stream, LeaseJob]:
+    """A stream whose job the runner serves (live frames taken when ``enabled``)."""
+    stream = Stream()
+    job = LeaseJob(stream.binding, runner.execution.new_executor(), lambda: (WORKFLOW, ["1"], 3),
+                   stream.on_result)  # fmt: skip
+    runner.add(job)
+    job.enabled = enabled
+    return stream, job
 
 
 async def test_frames_run_in_order_inside_one_lease_with_their_timing(world: Any) -> None:
     host, execution, worker, runner = world
     switch_before = sys.getswitchinterval()
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
-    job.enabled = True
+    stream, job = added(runner)
     for n in range(20):
         stream.io.input.put(frame(n))
     await until(lambda: len(stream.results) == 20)
@@ -219,10 +221,7 @@ async def test_an_editor_prompt_ends_the_lease_and_the_stream_goes_on_after_it(
     world: Any,
 ) -> None:
     host, execution, worker, runner = world
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
-    job.enabled = True
+    stream, job = added(runner)
     stream.io.input.put(frame(0))
     await until(lambda: len(stream.results) == 1)
     host.put("editor-1", {}, [])  # the user clicks Run
@@ -236,9 +235,7 @@ async def test_an_editor_prompt_ends_the_lease_and_the_stream_goes_on_after_it(
 
 async def test_warm_up_runs_first_and_live_frames_wait_until_enabled(world: Any) -> None:
     host, execution, worker, runner = world
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
+    stream, job = added(runner, enabled=False)
     stream.io.input.put(frame(5))  # arrives while loading: not taken yet
     result = await runner.warm_up(job, (16, 16))
     assert result is not None and result.ok
@@ -252,10 +249,7 @@ async def test_warm_up_runs_first_and_live_frames_wait_until_enabled(world: Any)
 
 async def test_a_failing_frame_is_reported_and_an_interrupt_ends_the_lease(world: Any) -> None:
     host, execution, worker, runner = world
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
-    job.enabled = True
+    stream, job = added(runner)
     execution.fail_next = "ImageBlur (node 2): bad radius"
     stream.io.input.put(frame(0))
     await until(lambda: len(stream.results) == 1)
@@ -274,10 +268,7 @@ async def test_a_failing_frame_is_reported_and_an_interrupt_ends_the_lease(world
 
 async def test_remove_waits_for_the_frame_in_progress(world: Any) -> None:
     host, execution, worker, runner = world
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
-    job.enabled = True
+    stream, job = added(runner)
     execution.slow = 0.3
     stream.io.input.put(frame(0))
     await until(lambda: job.busy)
@@ -294,9 +285,7 @@ async def test_a_lease_removed_from_the_queue_is_replaced(world: Any) -> None:
     host, execution, worker, runner = world
     worker.stop.set()  # nobody runs the lease: it stays queued
     worker.thread.join(5)
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
+    stream, job = added(runner, enabled=False)
     await until(lambda: len(host.put_ids) == 1)
     host.cancel_queued({host.put_ids[0]})  # the user cleared the queue
     host.changed()
@@ -309,10 +298,7 @@ async def test_a_lease_removed_from_the_queue_is_replaced(world: Any) -> None:
 
 async def test_an_input_that_ends_marks_the_stream_ended(world: Any) -> None:
     host, execution, worker, runner = world
-    stream = Stream()
-    job = job_for(stream, runner)
-    runner.add(job)
-    job.enabled = True
+    stream, job = added(runner)
     stream.io.input.put(frame(0))
     stream.io.input.close()
     await until(lambda: stream.binding.ended.is_set())
