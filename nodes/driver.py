@@ -112,6 +112,7 @@ class ComfyProcessor:
             "version": self._version,
             "state": self._state.value,
             "last_error": self._last_error,
+            "frame_plan": self._job.plan_state() if self._job is not None else None,
             **self.counters,
             **describe(self._workflow),
         }

@@ -12,9 +12,11 @@ import logging
 from typing import Any
 
 from comfy_api.latest import io, ui
+from comfy_execution.graph_utils import ExecutionBlocker
 
 from .bindings import REGISTRY, Ticket, deliver, remember_image, take_frame, unchanged_picture
 from .convert import frame_to_image, image_to_frame
+from .frame_plan import OWN_NODES
 from .lease import HOST_NODE, serve_lease
 from .pattern import test_pattern
 
@@ -52,9 +54,50 @@ def _check_interrupt() -> None:
 
 def _blocked(count: int) -> io.NodeOutput:
     """Stop the rest of the graph silently (no error event, no traceback)."""
-    from comfy_execution.graph_utils import ExecutionBlocker
+    return io.NodeOutput(*_blockers(count))
 
-    return io.NodeOutput(*[ExecutionBlocker(None) for _ in range(count)])
+
+def _blockers(count: int) -> list[Any]:
+    return [ExecutionBlocker(None) for _ in range(count)]
+
+
+def _is_blocker(value: Any) -> bool:
+    return isinstance(value, ExecutionBlocker)
+
+
+def _stream_input(ticket: Ticket) -> tuple[Any, int, int, int, float] | None:
+    """TrickleInput's outputs in a stream prompt; None when there is no frame (blocked)."""
+    frame = take_frame(ticket, _check_interrupt)
+    if frame is None:  # stream ended or stopped, or no frame in time: skip quietly
+        return None
+    height, width = frame.image.shape[:2]
+    tensor = frame_to_image(frame.image)
+    remember_image(ticket, tensor)
+    return tensor, width, height, frame.index, frame.pts / 90000.0
+
+
+def _stream_output(ticket: Ticket, images: Any) -> None:
+    picture = unchanged_picture(ticket, images)
+    deliver(ticket, picture if picture is not None else image_to_frame(images))
+
+
+def _plan_input(ticket: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+    """TrickleInput in a frame plan (``frame_plan.py``): a blocked input blocks it, as in ComfyUI."""
+    if any(_is_blocker(v) for values in inputs.values() for v in values):
+        return [[b] for b in _blockers(5)]
+    values = _stream_input(ticket)
+    if values is None:
+        return [[b] for b in _blockers(5)]
+    return [[v] for v in values]
+
+
+def _plan_output(ticket: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+    """TrickleOutput in a frame plan: ComfyUI calls it once per picture of a list input, blocked
+    ones skipped; the first delivery counts (``deliver`` is once per ticket)."""
+    for images in inputs.get("images", ()):
+        if images is not None and not _is_blocker(images):
+            _stream_output(ticket, images)
+    return []
 
 
 class TrickleInput(io.ComfyNode):
@@ -105,22 +148,16 @@ class TrickleInput(io.ComfyNode):
     def execute(cls, test_width: int = 512, test_height: int = 512) -> io.NodeOutput:
         ticket = current_ticket()
         if ticket is not None:
-            frame = take_frame(ticket, _check_interrupt)
-            if frame is None:  # stream ended or stopped, or no frame in time: skip quietly
-                return _blocked(5)
-            image, index, pts = frame.image, frame.index, frame.pts
+            values = _stream_input(ticket)
+            return _blocked(5) if values is None else io.NodeOutput(*values)
+        latest = REGISTRY.latest_frame()
+        if latest is not None:
+            image, index, pts = latest.image, latest.index, latest.pts
         else:
-            latest = REGISTRY.latest_frame()
-            if latest is not None:
-                image, index, pts = latest.image, latest.index, latest.pts
-            else:
-                index = next(_editor_counter)
-                image, pts = test_pattern(test_width, test_height, index), index * 3000
+            index = next(_editor_counter)
+            image, pts = test_pattern(test_width, test_height, index), index * 3000
         height, width = image.shape[:2]
-        tensor = frame_to_image(image)
-        if ticket is not None:
-            remember_image(ticket, tensor)
-        return io.NodeOutput(tensor, width, height, index, pts / 90000.0)
+        return io.NodeOutput(frame_to_image(image), width, height, index, pts / 90000.0)
 
 
 class TrickleOutput(io.ComfyNode):
@@ -151,8 +188,7 @@ class TrickleOutput(io.ComfyNode):
     def execute(cls, images: Any) -> io.NodeOutput:
         ticket = current_ticket()
         if ticket is not None:
-            picture = unchanged_picture(ticket, images)
-            deliver(ticket, picture if picture is not None else image_to_frame(images))
+            _stream_output(ticket, images)
             return io.NodeOutput()
         return io.NodeOutput(ui=ui.PreviewImage(images, cls=cls))
 
@@ -191,3 +227,4 @@ class TrickleStreamHost(io.ComfyNode):
 
 
 NODES: list[type[io.ComfyNode]] = [TrickleInput, TrickleOutput, TrickleStreamHost]
+OWN_NODES.update({"TrickleInput": _plan_input, "TrickleOutput": _plan_output})

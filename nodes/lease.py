@@ -35,6 +35,7 @@ from ..trickle.media.frame_queue import FrameQueue, QueueClosed
 from ..trickle.media.frames import VideoFrame
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
+from .frame_plan import FramePlan, PlanBroken, PlanMaker, PlanRefused
 from .graph import Workflow
 from .private_exec import PrivateExecution
 from .waker import Waker
@@ -73,6 +74,17 @@ class LeaseJob:
         self.warmups: deque[tuple[Ticket, concurrent.futures.Future[PromptResult]]] = deque()
         self._ids = itertools.count()
         self._prefix = f"{PROMPT_PREFIX}{uuid.uuid4().hex[:8]}-"
+        self.plan: FramePlan | None = None  # for workflow version ``plan_version`` (frame_plan.py)
+        self.plan_version = -1  # the version a plan was built (or refused) for
+        self.plan_note = "not built yet"  # why there is none
+
+    def plan_state(self) -> dict[str, Any]:
+        if self.plan is not None:
+            return {"active": True, "version": self.plan_version, **self.plan.describe()}
+        return {"active": False, "reason": self.plan_note}
+
+    def set_plan(self, version: int, plan: FramePlan | None, note: str) -> None:
+        self.plan, self.plan_version, self.plan_note = plan, version, note
 
     @property
     def input(self) -> FrameQueue[VideoFrame]:
@@ -87,13 +99,23 @@ class LeaseRunner:
 
     _instance: LeaseRunner | None = None
 
-    def __init__(self, host: ComfyHost, execution: PrivateExecution) -> None:
+    def __init__(
+        self,
+        host: ComfyHost,
+        execution: PrivateExecution,
+        plans: PlanMaker | None = None,
+        plans_off: str = "",
+    ) -> None:
         self.host = host
         self.execution = execution
+        self.plans = (
+            plans  # None: every frame through the private executor (``plans_off`` says why)
+        )
+        self.plans_off = plans_off
         self.jobs: list[LeaseJob] = []
         self.lease_id: str | None = None  # queued or running
         self.serving: str | None = None  # the lease whose node is running now
-        self.counters = {"leases": 0, "frames": 0, "warmups": 0}
+        self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0}
         self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
         self.last_end = ""  # why the last lease ended
         self._issued: set[str] = set()
@@ -110,7 +132,10 @@ class LeaseRunner:
             execution, reason = PrivateExecution.for_comfyui(host.server)
             if execution is None:
                 return None, reason
-            cls._instance = cls(host, execution)
+            plans, off = PlanMaker.for_comfyui(host.server)
+            if plans is None:
+                log.info("trickle-live: frame plans off (%s)", off)
+            cls._instance = cls(host, execution, plans, off or "")
         return cls._instance, None
 
     @classmethod
@@ -293,7 +318,7 @@ class LeaseRunner:
             workflow, outputs, ticket.version = job.current()
             REGISTRY.add(ticket)
             try:
-                result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
+                result = await self._execute(job, ticket, workflow, outputs, future is not None)
             except Exception as exc:  # the executor itself broke: this frame fails, not the lease
                 log.exception("trickle-live: private executor failed")
                 result = PromptResult(
@@ -312,6 +337,42 @@ class LeaseRunner:
         finally:
             job.busy = False
 
+    async def _execute(
+        self, job: LeaseJob, ticket: Ticket, workflow: Workflow, outputs: list[str], warm_up: bool
+    ) -> PromptResult:
+        """One frame by the job's plan for this workflow version, else by its executor (which
+        then leaves what a plan for the version is built from)."""
+        plan = job.plan if job.plan_version == ticket.version else None
+        if plan is not None and not warm_up:
+            try:
+                result = await plan.run(ticket)
+                self.counters["plan_frames"] += 1
+                return result
+            except PlanBroken as exc:
+                log.info("trickle-live: frame plan stopped (%s); the executor runs the frames", exc)
+                job.set_plan(ticket.version, None, str(exc))
+        result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
+        if result.ok and job.plan_version != ticket.version:
+            self._build_plan(job, ticket.version, workflow, outputs)
+        return result
+
+    def _build_plan(
+        self, job: LeaseJob, version: int, workflow: Workflow, outputs: list[str]
+    ) -> None:
+        if self.plans is None:
+            job.set_plan(version, None, self.plans_off)
+            return
+        try:
+            plan = self.plans.build(job.executor, workflow, outputs)
+        except PlanRefused as exc:
+            log.info("trickle-live: no frame plan for this workflow (%s)", exc)
+            job.set_plan(version, None, str(exc))
+        except Exception as exc:  # a node's INPUT_TYPES or the like failed: the executor goes on
+            log.exception("trickle-live: building a frame plan failed")
+            job.set_plan(version, None, f"building failed: {exc}")
+        else:
+            job.set_plan(version, plan, "")
+
     def stats(self) -> dict[str, Any]:
         frames = self.counters["frames"]
         return {
@@ -320,6 +381,7 @@ class LeaseRunner:
             "lease": self.lease_id,
             "serving": self.serving is not None,
             "last_end": self.last_end,
+            "frame_plans": "on" if self.plans is not None else f"off: {self.plans_off}",
         }
 
 

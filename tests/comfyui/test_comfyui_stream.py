@@ -267,8 +267,10 @@ async def test_private_executor_runs_the_frames_and_survives_an_interrupt(comfyu
     before, after = seen["before"], seen["after"]
     (stream,) = before["streams"].values()
     assert stream["executor"] == "private", stream
+    assert stream["frame_plan"]["active"] and stream["frame_plan"]["live_nodes"] == ["1", "2", "3"]
     private = before["private_executor"]
     assert private["frames"] > 30 and private["cpu_ms_per_frame"] > 0, private
+    assert private["frame_plans"] == "on" and private["plan_frames"] > 30, private
     assert after["private_executor"]["leases"] > private["leases"], after  # a new lease began
     assert after["private_executor"]["frames"] > private["frames"]  # and frames went on
     numbers = [n for _, n, _ in out.frames]
@@ -279,6 +281,63 @@ async def test_private_executor_runs_the_frames_and_survives_an_interrupt(comfyu
     assert not [pid for pid in history if pid.startswith("trickle-")], "leases kept in history"
     queue = comfyui.get("/queue")
     assert queue["queue_running"] == [] and queue["queue_pending"] == []  # nothing left behind
+
+
+def lazy_switch() -> dict[str, Any]:
+    """TrickleInput → ImageInvert → ComfySwitchNode(switch on, lazy inputs) → TrickleOutput."""
+    return {
+        "1": {"class_type": "TrickleInput", "inputs": {}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "ComfySwitchNode",
+              "inputs": {"switch": True, "on_true": ["2", 0], "on_false": ["1", 0]}},
+        "4": {"class_type": "TrickleOutput", "inputs": {"images": ["3", 0]}},
+    }  # fmt: skip
+
+
+async def test_frame_plan_takes_constants_from_the_cache_and_is_rebuilt_on_updates(
+    comfyui: Any,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        seen["before"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+        await gateway.send_control({"radius": 9})
+        await asyncio.sleep(1.5)
+        seen["after"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+
+    out = await run_stream(comfyui.url, {"prompt": workflow("blur")}, 5, during)
+    check_frames(out, 5)
+    (before,) = seen["before"]["streams"].values()
+    (after,) = seen["after"]["streams"].values()
+    plan = before["frame_plan"]
+    assert plan["active"], plan  # the two live parameters are constants, ImageBlur runs per frame
+    assert (plan["live_nodes"], plan["constant_nodes"]) == (["1", "4", "5"], ["2", "3"]), plan
+    assert after["version"] == before["version"] + 1 and after["params"]["radius"] == 9, after
+    assert after["frame_plan"]["active"] and after["frame_plan"]["version"] == after["version"]
+    frames = seen["after"]["private_executor"]["plan_frames"]
+    assert frames > seen["before"]["private_executor"]["plan_frames"] + 20, seen
+
+
+async def test_frame_plan_refused_for_lazy_inputs_the_executor_runs_the_frames(
+    comfyui: Any,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        seen["status"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+
+    out = await run_stream(comfyui.url, {"prompt": lazy_switch()}, 4, during)
+    check_frames(out, 4)
+    (stream,) = seen["status"]["streams"].values()
+    assert stream["frame_plan"] == {
+        "active": False,
+        "reason": "node 3 (ComfySwitchNode) has lazy inputs",
+    }, stream
+    assert stream["state"] == "READY" and stream["errors"] == 0, stream
+    inverted = [inv for _, _, inv in out.frames]
+    assert sum(inverted) >= 0.85 * len(inverted)  # processed all the same
 
 
 async def test_queue_executor_runs_one_prompt_per_frame(comfyui_queue: Any) -> None:

@@ -1,0 +1,402 @@
+"""Frame plans: a live frame runs only the nodes that depend on the frame (DESIGN §4, faster path).
+
+A private ``PromptExecutor`` (``private_exec.py``) still does, for every frame, everything a whole
+prompt needs: a ``DynamicPrompt``, a cache signature for every node, an ``ExecutionList``, a new
+progress registry, the status messages, and per node ``INPUT_TYPES()`` / input lookup. Between
+two frames of one workflow version none of that changes; only the nodes downstream of the frame
+do. Measured alone (passthrough, 512×512): 0.44 ms per frame, of which ≈0.28 ms is that
+bookkeeping — under a stream's contention about twice that.
+
+A :class:`FramePlan` is built once per workflow version, right after the private executor ran
+that version successfully (the warm-up, or the version's first frame), from what that run left:
+
+- **live nodes** — the nodes the outputs need that depend on ``TrickleInput`` or
+  ``TrickleOutput`` (both change on every frame), in dependency order;
+- **constants** — every other needed node: their outputs are taken from the executor's cache, as
+  ComfyUI itself would on every frame (the same objects: models stay loaded once);
+- per live node its constant inputs and hidden inputs, computed once by ComfyUI's own
+  ``get_input_data`` (V3 data included), and the links it reads per frame.
+
+Each frame then calls, per live node, ComfyUI's own ``_async_map_node_over_list`` (interrupt check,
+V3 class clone, lists, async nodes, execution blockers, the executing-node context) and
+``get_output_from_returns`` — so a node runs exactly as the executor runs it. Our own two nodes
+are called directly (no class clone): they take the frame from the ticket.
+
+A plan is refused — and the frame runs through the private executor as before — when it could
+differ from what the executor does: a live node with lazy inputs (``check_lazy_status``), a
+constant node ComfyUI re-asks every frame (``IS_CHANGED`` / ``fingerprint_inputs``: a file that
+may change, a random source), a constant node without a cached output (``--cache-none``), a
+ComfyUI whose functions do not look like v0.8's (version-checked as in ``private_exec.py``), or
+``TRICKLE_FRAME_PLAN=off``. A node that expands into a subgraph at run time (only known then)
+stops the plan for that workflow version; that frame is run again by the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..trickle.errors import ValidationError
+from .bindings import Ticket
+from .comfy_host import CLIENT_ID, PromptResult
+from .graph import INPUT_NODE, OUTPUT_NODE, Workflow, is_link
+
+log = logging.getLogger(__name__)
+
+FRESH = frozenset({INPUT_NODE, OUTPUT_NODE})  # change on every frame by definition
+MAP_PARAMS = [
+    "prompt_id",
+    "unique_id",
+    "obj",
+    "input_data_all",
+    "func",
+    "allow_interrupt",
+    "execution_block_cb",
+    "pre_execute_cb",
+    "v3_data",
+]
+INPUT_PARAMS = ["inputs", "class_def", "unique_id", "execution_list", "dynprompt", "extra_data"]
+SWITCH_VALUES = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
+
+# Our own nodes, called directly by a plan: (ticket, inputs as ComfyUI's lists) → output lists,
+# with ComfyUI's semantics for lists and execution blockers. io_nodes.py fills this when ComfyUI
+# imports it; the functions hold no stream state.
+OwnNode = Callable[[Ticket, dict[str, list[Any]]], list[list[Any]]]
+OWN_NODES: dict[str, OwnNode] = {}
+
+
+def plans_enabled(value: str | None = None) -> bool:
+    """``TRICKLE_FRAME_PLAN`` (or ``value``): on (default) or off."""
+    raw = os.environ.get("TRICKLE_FRAME_PLAN", "") if value is None else value
+    text = raw.strip().lower() or "on"
+    if text not in SWITCH_VALUES:
+        raise ValidationError("TRICKLE_FRAME_PLAN", "on or off", raw)
+    return SWITCH_VALUES[text]
+
+
+class PlanRefused(Exception):
+    """This workflow version runs through the executor; the message says why."""
+
+
+class PlanBroken(Exception):
+    """The plan met what it cannot do (a subgraph expansion); the frame must be run again."""
+
+
+def live_order(workflow: Workflow, outputs: list[str]) -> tuple[set[str], list[str]]:
+    """(the nodes the outputs need, the live ones among them in dependency order).
+
+    Live: ``TrickleInput``/``TrickleOutput`` and every needed node that reads a live node's
+    output. Raises :class:`PlanRefused` for a link to a missing node or a cycle."""
+    needed: set[str] = set()
+    pending = [o for o in outputs]
+    while pending:
+        node_id = pending.pop()
+        if node_id in needed:
+            continue
+        node = workflow.get(node_id)
+        if node is None:
+            raise PlanRefused(f"node {node_id} is linked but not in the workflow")
+        needed.add(node_id)
+        pending.extend(v[0] for v in node.get("inputs", {}).values() if is_link(v))
+    sources = {
+        n: {v[0] for v in workflow[n].get("inputs", {}).values() if is_link(v)} for n in needed
+    }
+    order: list[str] = []
+    done: set[str] = set()
+    remaining = sorted(needed, key=_node_key)
+    while remaining:
+        ready = [n for n in remaining if sources[n] <= done]
+        if not ready:
+            raise PlanRefused(f"the graph has a cycle through nodes {', '.join(remaining)}")
+        order.extend(ready)
+        done.update(ready)
+        remaining = [n for n in remaining if n not in done]
+    live: set[str] = set()
+    for node_id in order:
+        if workflow[node_id].get("class_type") in FRESH or sources[node_id] & live:
+            live.add(node_id)
+    return needed, [n for n in order if n in live]
+
+
+def _node_key(node_id: str) -> tuple[int, str]:
+    return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+
+
+@dataclass
+class Step:
+    """One live node of a plan."""
+
+    node_id: str
+    class_type: str
+    class_def: Any
+    obj: Any  # the executor's own instance of the node (state shared with its runs)
+    const: dict[str, Any]  # constant and hidden inputs, in ComfyUI's list form
+    links: dict[str, tuple[str, int]]  # input → (source node, output slot), read per frame
+    v3_data: Any = None
+    own: OwnNode | None = None
+
+
+@dataclass
+class ComfyFunctions:
+    """What a plan uses of ComfyUI (v0.8.0), looked up and checked once."""
+
+    get_input_data: Callable[..., Any]
+    map_over_list: Callable[..., Any]
+    resolve: Callable[..., Any]
+    outputs_from: Callable[..., Any]
+    blocker: type
+    interrupted: type[BaseException]
+    before_node: Callable[[], None]
+    dynamic_prompt: Callable[[Workflow], Any]
+    set_prefix: Callable[..., Any]
+    is_v3: Callable[[type], bool]
+    override: Callable[[type, str], Any]
+    type_name: Callable[[type], str]
+    node_classes: dict[str, Any]
+    inference_mode: Callable[[], Any]
+    oom: tuple[type, ...] = ()
+    unload_all: Callable[[], None] = lambda: None
+
+    @classmethod
+    def for_comfyui(cls) -> tuple[ComfyFunctions | None, str | None]:
+        try:
+            import importlib
+
+            import comfy.model_management as mm
+            import execution
+            import torch
+            from comfy_api.internal import _ComfyNodeInternal, first_real_override
+            from comfy_execution.graph import DynamicPrompt
+            from comfy_execution.graph_utils import ExecutionBlocker, GraphBuilder
+
+            nodes = importlib.import_module("nodes")  # ComfyUI's nodes.py, not this folder
+        except ImportError as exc:
+            return None, f"ComfyUI modules missing: {exc}"
+        reason = unsupported(execution)
+        if reason is not None:
+            return None, reason
+        oom = getattr(mm, "OOM_EXCEPTION", None)
+        return cls(
+            get_input_data=execution.get_input_data,
+            map_over_list=execution._async_map_node_over_list,
+            resolve=execution.resolve_map_node_over_list_results,
+            outputs_from=execution.get_output_from_returns,
+            blocker=ExecutionBlocker,
+            interrupted=mm.InterruptProcessingException,
+            before_node=nodes.before_node_execution,
+            dynamic_prompt=DynamicPrompt,
+            set_prefix=GraphBuilder.set_default_prefix,
+            is_v3=lambda c: isinstance(c, type) and issubclass(c, _ComfyNodeInternal),
+            override=first_real_override,
+            type_name=execution.full_type_name,
+            node_classes=nodes.NODE_CLASS_MAPPINGS,
+            inference_mode=torch.inference_mode,
+            oom=(oom,) if isinstance(oom, type) else (),
+            unload_all=mm.unload_all_models,
+        ), None
+
+
+def unsupported(execution: Any) -> str | None:
+    """Why this ComfyUI's executor functions do not fit a plan, or None when they do."""
+    for name in (
+        "get_input_data",
+        "_async_map_node_over_list",
+        "resolve_map_node_over_list_results",
+        "get_output_from_returns",
+        "full_type_name",
+    ):
+        if not callable(getattr(execution, name, None)):
+            return f"execution.{name} is missing"
+    checks = (
+        ("_async_map_node_over_list", MAP_PARAMS),
+        ("get_input_data", INPUT_PARAMS),
+        ("get_output_from_returns", ["return_values", "obj"]),
+    )
+    for name, expected in checks:
+        params = list(inspect.signature(getattr(execution, name)).parameters)
+        if params != expected:
+            return f"execution.{name}({', '.join(params)}): expected {expected}"
+    return None
+
+
+class FramePlan:
+    """One workflow version's live nodes, run once per frame (see the module text)."""
+
+    def __init__(
+        self, comfy: ComfyFunctions, server: Any, steps: list[Step], constants: dict[str, Any]
+    ) -> None:
+        self.comfy = comfy
+        self.server = server
+        self.steps = steps
+        self.constants = constants
+        self._reported: set[tuple[str, str]] = set()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "live_nodes": [s.node_id for s in self.steps],
+            "constant_nodes": sorted(self.constants, key=_node_key),
+        }
+
+    async def run(self, ticket: Ticket) -> PromptResult:
+        """Run the live nodes on this ticket's frame. Raises :class:`PlanBroken`."""
+        comfy = self.comfy
+        if self.server is not None:
+            self.server.client_id = CLIENT_ID  # as the executor does: progress stays private
+        values: dict[str, Any] = dict(self.constants)
+        with comfy.inference_mode():
+            for step in self.steps:
+                try:
+                    values[step.node_id] = await self._step(step, ticket, values)
+                except PlanBroken:
+                    raise
+                except comfy.interrupted:
+                    return PromptResult(False, "interrupted", {"node_id": step.node_id})
+                except Exception as exc:  # the node failed: this frame fails, as in ComfyUI
+                    return self._failure(step, exc)
+        return PromptResult(True)
+
+    async def _step(self, step: Step, ticket: Ticket, values: dict[str, Any]) -> Any:
+        comfy = self.comfy
+        inputs = dict(step.const)
+        for name, (source, slot) in step.links.items():
+            outputs = values.get(source)
+            inputs[name] = outputs[slot] if outputs is not None and slot < len(outputs) else (None,)
+        if step.own is not None:
+            comfy.before_node()  # the interrupt check ComfyUI makes before every node
+            return step.own(ticket, inputs)
+        results = await comfy.map_over_list(
+            ticket.prompt_id, step.node_id, step.obj, inputs, step.obj.FUNCTION,
+            allow_interrupt=True, execution_block_cb=self._unblock,
+            pre_execute_cb=lambda index: comfy.set_prefix(step.node_id, index, 0),
+            v3_data=step.v3_data,
+        )  # fmt: skip
+        if any(isinstance(r, asyncio.Task) for r in results):
+            results = await comfy.resolve(results)
+        output, _ui, expands = comfy.outputs_from(results, step.obj)
+        if expands:
+            raise PlanBroken(f"node {step.node_id} ({step.class_type}) expands into a subgraph")
+        return output
+
+    def _unblock(self, block: Any) -> Any:
+        """ComfyUI reports a blocker's message to the prompt's client (ours: nobody) and passes
+        a silent blocker on."""
+        if getattr(block, "message", None) is not None:
+            log.debug("frame plan: execution blocked: %s", block.message)
+            return self.comfy.blocker(None)
+        return block
+
+    def _failure(self, step: Step, exc: Exception) -> PromptResult:
+        comfy = self.comfy
+        message = str(exc)
+        if comfy.oom and isinstance(exc, comfy.oom):
+            comfy.unload_all()  # as ComfyUI does on an out-of-memory error
+            message += "\nThis error means you ran out of memory on your GPU."
+        exception_type = comfy.type_name(type(exc))
+        key = (step.node_id, exception_type)
+        if key not in self._reported:  # the traceback once; the driver reports the rest
+            self._reported.add(key)
+            log.error(
+                "frame plan: %s (node %s) failed", step.class_type, step.node_id, exc_info=exc
+            )
+        detail = {"node_id": step.node_id, "node_type": step.class_type}
+        detail["exception_type"] = exception_type
+        return PromptResult(False, f"{step.class_type} (node {step.node_id}): {message}", detail)
+
+
+class PlanMaker:
+    """Builds plans for one ComfyUI (the functions found once)."""
+
+    def __init__(self, comfy: ComfyFunctions, server: Any) -> None:
+        self.comfy = comfy
+        self.server = server
+
+    @classmethod
+    def for_comfyui(cls, server: Any) -> tuple[PlanMaker | None, str | None]:
+        try:
+            if not plans_enabled():
+                return None, "TRICKLE_FRAME_PLAN is off"
+        except ValidationError as exc:
+            log.warning("trickle-live: %s; frame plans stay on", exc)
+        comfy, reason = ComfyFunctions.for_comfyui()
+        if comfy is None:
+            return None, reason
+        return cls(comfy, server), None
+
+    def build(self, executor: Any, workflow: Workflow, outputs: list[str]) -> FramePlan:
+        """A plan from the executor's state right after it ran this workflow successfully.
+        Raises :class:`PlanRefused` with the reason."""
+        comfy = self.comfy
+        needed, live = live_order(workflow, outputs)
+        constants: dict[str, Any] = {}
+        for node_id in sorted(needed - set(live), key=_node_key):
+            class_type = workflow[node_id].get("class_type", "?")
+            class_def = self._class(node_id, class_type)
+            if self._asks_every_run(class_def):
+                raise PlanRefused(
+                    f"node {node_id} ({class_type}) is asked whether it changed on every frame "
+                    "(IS_CHANGED / fingerprint_inputs)"
+                )
+            cached = executor.caches.outputs.get(node_id)
+            if cached is None or getattr(cached, "outputs", None) is None:
+                raise PlanRefused(f"node {node_id} ({class_type}) has no cached output")
+            constants[node_id] = cached.outputs
+        dynprompt = comfy.dynamic_prompt(workflow)
+        extra = {"client_id": CLIENT_ID}
+        steps = [self._step(executor, workflow, n, dynprompt, extra) for n in live]
+        return FramePlan(comfy, self.server, steps, constants)
+
+    def _class(self, node_id: str, class_type: str) -> Any:
+        class_def = self.comfy.node_classes.get(class_type)
+        if class_def is None:
+            raise PlanRefused(f"node {node_id}: unknown node type {class_type}")
+        return class_def
+
+    def _asks_every_run(self, class_def: Any) -> bool:
+        """ComfyUI's own test (``IsChangedCache.get``)."""
+        if self.comfy.is_v3(class_def):
+            if self.comfy.override(class_def, "fingerprint_inputs") is not None:
+                return True
+        return hasattr(class_def, "IS_CHANGED")
+
+    def _has_lazy_inputs(self, class_def: Any, obj: Any) -> bool:
+        if self.comfy.is_v3(class_def):
+            if self.comfy.override(class_def, "check_lazy_status") is not None:
+                return True
+        elif getattr(obj, "check_lazy_status", None) is not None:
+            return True
+        declared = class_def.INPUT_TYPES()
+        for group in ("required", "optional"):
+            for spec in (declared.get(group) or {}).values():
+                if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+                    if spec[1].get("lazy"):
+                        return True
+        return False
+
+    def _step(
+        self, executor: Any, workflow: Workflow, node_id: str, dynprompt: Any, extra: dict[str, Any]
+    ) -> Step:
+        node = workflow[node_id]
+        class_type = node.get("class_type", "?")
+        class_def = self._class(node_id, class_type)
+        inputs: dict[str, Any] = node.get("inputs", {})
+        own = OWN_NODES.get(class_type)
+        if own is not None:
+            links = {k: (v[0], v[1]) for k, v in inputs.items() if is_link(v)}
+            const = {k: [v] for k, v in inputs.items() if k not in links}
+            return Step(node_id, class_type, class_def, None, const, links, None, own)
+        obj = executor.caches.objects.get(node_id)
+        if obj is None:
+            raise PlanRefused(f"node {node_id} ({class_type}) has no instance in the executor")
+        if self._has_lazy_inputs(class_def, obj):
+            raise PlanRefused(f"node {node_id} ({class_type}) has lazy inputs")
+        data, missing, v3_data = self.comfy.get_input_data(
+            inputs, class_def, node_id, None, dynprompt, extra
+        )
+        links = {k: (v[0], v[1]) for k, v in inputs.items() if k in missing and is_link(v)}
+        const = {k: v for k, v in data.items() if k not in links}
+        return Step(node_id, class_type, class_def, obj, const, links, v3_data)

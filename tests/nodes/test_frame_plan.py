@@ -1,0 +1,276 @@
+"""Frame plans (``nodes/frame_plan.py``): the graph analysis, the version check, and a plan's
+run against stand-ins with ComfyUI's shapes. The real thing runs in a real ComfyUI in
+tests/comfyui/test_comfyui_stream.py (plan active, rebuilt on updates, refused for lazy nodes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import types
+from typing import Any
+
+import pytest
+from trickle_live.nodes.bindings import StreamBinding, Ticket
+from trickle_live.nodes.frame_plan import (
+    ComfyFunctions,
+    FramePlan,
+    PlanBroken,
+    PlanMaker,
+    PlanRefused,
+    Step,
+    live_order,
+    plans_enabled,
+    unsupported,
+)
+from trickle_live.trickle.errors import ValidationError
+from trickle_live.trickle.media.frame_queue import FrameQueue
+from trickle_live.trickle.session.processor import FrameIO
+
+
+def node(class_type: str, **inputs: Any) -> dict[str, Any]:
+    return {"class_type": class_type, "inputs": inputs}
+
+
+# -- which nodes run per frame ------------------------------------------------------------------
+
+
+def test_live_order_passthrough_and_constants() -> None:
+    workflow = {
+        "1": node("TrickleInput"),
+        "2": node("TrickleParamInt", name="radius", value=3),
+        "3": node("Loader", path="x"),
+        "4": node("Blur", image=["1", 0], radius=["2", 0], model=["3", 0]),
+        "5": node("Invert", image=["4", 0]),
+        "6": node("TrickleOutput", images=["5", 0]),
+        "9": node("Unused", image=["1", 0]),
+    }
+    needed, live = live_order(workflow, ["6"])
+    assert needed == {"1", "2", "3", "4", "5", "6"}  # "9" feeds no output
+    assert live == ["1", "4", "5", "6"]  # in dependency order; 2 and 3 are constants
+
+
+def test_live_order_diamond_and_string_ids() -> None:
+    workflow = {
+        "in": node("TrickleInput"),
+        "10": node("A", image=["in", 0]),
+        "2": node("B", image=["in", 0]),
+        "out": node("TrickleOutput", images=["m", 0]),
+        "m": node("Merge", a=["10", 0], b=["2", 0]),
+    }
+    _, live = live_order(workflow, ["out"])
+    assert live.index("in") < min(live.index("10"), live.index("2"))
+    assert max(live.index("10"), live.index("2")) < live.index("m") < live.index("out")
+
+
+def test_live_order_output_without_input_still_runs_every_frame() -> None:
+    workflow = {"1": node("Pattern", size=8), "2": node("TrickleOutput", images=["1", 0])}
+    needed, live = live_order(workflow, ["2"])
+    assert needed == {"1", "2"} and live == ["2"]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "message"),
+    [
+        ({"1": node("TrickleOutput", images=["7", 0])}, "node 7 is linked"),
+        (
+            {
+                "1": node("A", x=["2", 0]),
+                "2": node("B", x=["1", 0]),
+                "3": node("TrickleOutput", images=["2", 0]),
+            },
+            "cycle",
+        ),
+    ],
+)
+def test_live_order_refuses_broken_graphs(workflow: dict[str, Any], message: str) -> None:
+    with pytest.raises(PlanRefused, match=message):
+        live_order(workflow, ["3" if "3" in workflow else "1"])
+
+
+@pytest.mark.parametrize(("raw", "on"), [("", True), ("on", True), ("0", False), ("OFF", False)])
+def test_plans_enabled(raw: str, on: bool) -> None:
+    assert plans_enabled(raw) is on
+
+
+def test_plans_enabled_refuses_other_values() -> None:
+    with pytest.raises(ValidationError) as info:
+        plans_enabled("sometimes")
+    assert info.value.field == "TRICKLE_FRAME_PLAN" and info.value.received == "sometimes"
+
+
+# -- the version check ----------------------------------------------------------------------
+
+
+def fitting_execution() -> types.SimpleNamespace:
+    def get_input_data(inputs, class_def, unique_id, execution_list, dynprompt, extra_data):  # type: ignore[no-untyped-def]
+        return {}, {}, {}
+
+    async def map_over(
+        prompt_id, unique_id, obj, input_data_all, func, allow_interrupt,
+        execution_block_cb, pre_execute_cb, v3_data,
+    ):  # type: ignore[no-untyped-def]  # fmt: skip
+        return []
+
+    async def resolve(results):  # type: ignore[no-untyped-def]
+        return results
+
+    def outputs(return_values, obj):  # type: ignore[no-untyped-def]
+        return [], {}, False
+
+    return types.SimpleNamespace(
+        get_input_data=get_input_data,
+        _async_map_node_over_list=map_over,
+        resolve_map_node_over_list_results=resolve,
+        get_output_from_returns=outputs,
+        full_type_name=lambda t: t.__name__,
+    )
+
+
+def test_unsupported_accepts_v0_8_shapes_and_names_what_differs() -> None:
+    execution = fitting_execution()
+    assert unsupported(execution) is None
+    del execution.get_output_from_returns
+    assert unsupported(execution) == "execution.get_output_from_returns is missing"
+    execution = fitting_execution()
+
+    async def map_over(prompt_id, unique_id, obj, input_data_all, func):  # type: ignore[no-untyped-def]
+        return []
+
+    execution._async_map_node_over_list = map_over
+    reason = unsupported(execution)
+    assert reason is not None and reason.startswith("execution._async_map_node_over_list(")
+
+
+def test_no_comfyui_means_no_plans() -> None:
+    maker, reason = PlanMaker.for_comfyui(server=None)
+    assert maker is None and reason is not None and "ComfyUI modules missing" in reason
+
+
+# -- a plan's run, against stand-ins ----------------------------------------------------------
+
+
+class Blocker:
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+class Interrupted(Exception):
+    pass
+
+
+class Boom(ValueError):
+    pass
+
+
+def stand_in_comfy(interrupted: list[bool]) -> ComfyFunctions:
+    """ComfyUI's per-node call as far as a plan relies on it: blockers pass on, the function
+    runs with one value per input, a dict with ``expand`` is a subgraph."""
+
+    async def map_over(prompt_id, unique_id, obj, inputs, func, allow_interrupt=False,
+                       execution_block_cb=None, pre_execute_cb=None, v3_data=None):  # type: ignore[no-untyped-def]  # fmt: skip
+        if allow_interrupt and interrupted[0]:
+            raise Interrupted()
+        for values in inputs.values():
+            if isinstance(values[0], Blocker):
+                return [execution_block_cb(values[0])]
+        pre_execute_cb(0)
+        return [getattr(obj, func)(**{k: v[0] for k, v in inputs.items()})]
+
+    def outputs_from(results, obj):  # type: ignore[no-untyped-def]
+        if isinstance(results[0], dict):
+            return results, {}, True
+        if isinstance(results[0], Blocker):
+            return [[results[0]]], {}, False
+        return [[r] for r in results[0]], {}, False
+
+    async def resolve(results):  # type: ignore[no-untyped-def]
+        return results
+
+    return ComfyFunctions(
+        get_input_data=lambda *a: ({}, {}, {}),
+        map_over_list=map_over,
+        resolve=resolve,
+        outputs_from=outputs_from,
+        blocker=Blocker,
+        interrupted=Interrupted,
+        before_node=lambda: None,
+        dynamic_prompt=lambda w: w,
+        set_prefix=lambda *a: None,
+        is_v3=lambda c: False,
+        override=lambda c, n: None,
+        type_name=lambda t: f"tests.{t.__name__}",
+        node_classes={},
+        inference_mode=contextlib.nullcontext,
+    )
+
+
+class Add:
+    FUNCTION = "run"
+
+    def run(self, image: int, amount: int) -> tuple[int]:
+        if amount < 0:
+            raise Boom(f"amount {amount} is negative")
+        return (image + amount,)
+
+
+class Expand:
+    FUNCTION = "run"
+
+    def run(self, image: int) -> dict[str, Any]:
+        return {"expand": {}, "result": (image,)}
+
+
+def ticket() -> Ticket:
+    io = FrameIO("s", input=FrameQueue(4), output=FrameQueue(4))
+    return Ticket("trickle-test-1", StreamBinding(io))
+
+
+def plan_of(amount: Any, middle: Any = None, interrupted: list[bool] | None = None) -> FramePlan:
+    delivered: list[Any] = []
+
+    def own_input(t: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+        return [[10]]
+
+    def own_output(t: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+        delivered.extend(inputs["images"])
+        return []
+
+    steps = [
+        Step("1", "TrickleInput", object, None, {}, {}, own=own_input),
+        Step("2", "Add", Add, middle or Add(), {}, {"image": ("1", 0), "amount": ("9", 0)}),
+        Step("3", "TrickleOutput", object, None, {}, {"images": ("2", 0)}, own=own_output),
+    ]
+    plan = FramePlan(stand_in_comfy(interrupted or [False]), None, steps, {"9": [[amount]]})
+    plan.delivered = delivered  # type: ignore[attr-defined]
+    return plan
+
+
+def test_plan_runs_live_nodes_with_constants() -> None:
+    plan = plan_of(5)
+    result = asyncio.run(plan.run(ticket()))
+    assert result.ok and plan.delivered == [15]  # type: ignore[attr-defined]
+    assert plan.describe() == {"live_nodes": ["1", "2", "3"], "constant_nodes": ["9"]}
+
+
+def test_plan_failure_has_the_executors_error_shape() -> None:
+    result = asyncio.run(plan_of(-1).run(ticket()))
+    assert not result.ok
+    assert result.error == "Add (node 2): amount -1 is negative"
+    assert result.detail == {"node_id": "2", "node_type": "Add", "exception_type": "tests.Boom"}
+
+
+def test_plan_interrupt_and_blockers() -> None:
+    result = asyncio.run(plan_of(1, interrupted=[True]).run(ticket()))
+    assert (result.ok, result.error, result.detail) == (False, "interrupted", {"node_id": "2"})
+    plan = plan_of(Blocker("why"))  # a blocker with a message goes on silently, as in ComfyUI
+    result = asyncio.run(plan.run(ticket()))
+    assert result.ok
+    (blocked,) = plan.delivered  # type: ignore[attr-defined]
+    assert isinstance(blocked, Blocker) and blocked.message is None
+
+
+def test_plan_stops_at_a_subgraph_expansion() -> None:
+    plan = plan_of(1, middle=Expand())
+    plan.steps[1].links = {"image": ("1", 0)}
+    with pytest.raises(PlanBroken, match="node 2 \\(Add\\) expands"):
+        asyncio.run(plan.run(ticket()))
