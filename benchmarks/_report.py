@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,20 @@ def targets(figures: dict[str, dict[str, Any]], long_run: bool) -> list[str]:
         what = "RSS growth ≤ 20 MB over 10 min" if long_run else "RSS growth ≤ 20 MB (short run)"
         checks.append(_check(what, growth <= 20, f"{growth:+.1f} MB"))
     return checks
+
+
+def paired(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Throughput ratios round by round (the systems of one round share the same minute of the
+    box), next to the best-of-rounds verdict above."""
+    ours = [r.get("fps") for r in runs.get("trickle-live", [])]
+    lines = []
+    for name, label in (("floor", "ours / floor"), ("pytrickle", "ours / pytrickle")):
+        theirs = [r.get("fps") for r in runs.get(name, [])]
+        ratios = [a / b for a, b in zip(ours, theirs, strict=False) if a and b]
+        if ratios:
+            values = " ".join(f"{r:.2f}" for r in ratios)
+            lines.append(f"per round {label}: {values} (median {statistics.median(ratios):.2f})")
+    return lines
 
 
 def _check(what: str, ok: bool, value: str) -> str:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from _feed import ClipLayout  # noqa: E402
 from _proc import ProcSampler, load_average  # noqa: E402
-from _report import plot, table, targets  # noqa: E402
+from _report import paired, plot, table, targets  # noqa: E402
 from _systems import (  # noqa: E402
     PYTRICKLE_PYTHON,
     BareTrickleSystem,
@@ -237,6 +237,7 @@ def main() -> int:
         f"{args.repeat} round(s), systems interleaved",
         table(figures),
         *targets(figures, args.long),
+        *paired(report["runs"]),
     ]
     for name, fig in figures.items():
         if fig.get("log_errors"):

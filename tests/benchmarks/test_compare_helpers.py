@@ -21,6 +21,7 @@ from _feed import (  # noqa: E402
     output_frames,
     throughput,
 )
+from _report import paired  # noqa: E402
 from compare import best_of  # noqa: E402
 
 from trickle.media.testclip import make_test_clip, split_segments  # noqa: E402
@@ -84,3 +85,16 @@ def test_best_of_keeps_best_timing_and_worst_memory() -> None:
     best = best_of(runs)
     assert best["fps"] == 150.0 and best["latency_ms_p50"] == 40.0
     assert best["peak_rss_mb"] == 950.0 and best["log_errors"] == 1 and best["runs"] == 2
+
+
+def test_paired_ratios_are_taken_round_by_round() -> None:
+    runs = {
+        "floor": [{"fps": 300.0}, {"fps": 400.0}, {"fps": 200.0}],
+        "trickle-live": [{"fps": 270.0}, {"fps": 280.0}, {"fps": None}],
+        "pytrickle": [{"fps": 180.0}, {"fps": 140.0}],
+    }
+    assert paired(runs) == [
+        "per round ours / floor: 0.90 0.70 (median 0.80)",
+        "per round ours / pytrickle: 1.50 2.00 (median 1.75)",
+    ]
+    assert paired({"floor": [{"fps": 1.0}]}) == []
