@@ -305,7 +305,8 @@ class FramePlan:
             )
         detail = {"node_id": step.node_id, "node_type": step.class_type}
         detail["exception_type"] = exception_type
-        return PromptResult(False, f"{step.class_type} (node {step.node_id}): {message}", detail)
+        where = f"{step.class_type} (node {step.node_id})"
+        return PromptResult(False, f"{where}: {message.strip()}", detail)
 
 
 class PlanMaker:
