@@ -22,13 +22,20 @@ V3 class clone, lists, async nodes, execution blockers, the executing-node conte
 ``get_output_from_returns`` — so a node runs exactly as the executor runs it. Our own two nodes
 are called directly (no class clone): they take the frame from the ticket.
 
+A constant node that ComfyUI asks on every run whether it changed (``IS_CHANGED`` /
+``fingerprint_inputs``: ``LoadImage`` hashing its file) is *watched*: the plan asks it the same
+way before each frame and compares the answer with the one the executor's run recorded; when it
+differs, the executor runs that frame (before any node of the plan ran) and a new plan is built
+from that run. A node whose answer is NaN (changes on every run), or that changes on three plan
+frames in a row, leaves the version without a plan.
+
 A plan is refused — and the frame runs through the private executor as before — when it could
 differ from what the executor does: a live node with lazy inputs (``check_lazy_status``), a
-constant node ComfyUI re-asks every frame (``IS_CHANGED`` / ``fingerprint_inputs``: a file that
-may change, a random source), a constant node without a cached output (``--cache-none``), a
-ComfyUI whose functions do not look like v0.8's (version-checked as in ``private_exec.py``), or
-``TRICKLE_FRAME_PLAN=off``. A node that expands into a subgraph at run time (only known then)
-stops the plan for that workflow version; that frame is run again by the executor.
+constant node that changes on every run, a constant node without a cached output
+(``--cache-none``), a ComfyUI whose functions do not look like v0.8's (version-checked as in
+``private_exec.py``), or ``TRICKLE_FRAME_PLAN=off``. A node that expands into a subgraph at run
+time (only known then) stops the plan for that workflow version; that frame is run again by the
+executor.
 """
 
 from __future__ import annotations
@@ -87,6 +94,11 @@ class PlanBroken(Exception):
     """The plan met what it cannot do (a subgraph expansion); the frame must be run again."""
 
 
+class PlanStale(Exception):
+    """A watched constant changed (its file, say): the executor runs this frame, and a new plan
+    is built from that run. Raised before any node of the frame ran."""
+
+
 def live_order(workflow: Workflow, outputs: list[str]) -> tuple[set[str], list[str]]:
     """(the nodes the outputs need, the live ones among them in dependency order).
 
@@ -139,6 +151,28 @@ class Step:
     links: dict[str, tuple[str, int]]  # input → (source node, output slot), read per frame
     v3_data: Any = None
     own: OwnNode | None = None
+
+
+@dataclass
+class Watch:
+    """A constant node ComfyUI asks on every run whether it changed (``IS_CHANGED`` /
+    ``fingerprint_inputs``), and its answer when the plan's constants were cached."""
+
+    node_id: str
+    class_type: str
+    class_def: Any
+    method: str
+    inputs: dict[str, Any]  # its constant inputs, as ComfyUI's ``IsChangedCache`` builds them
+    v3_data: Any
+    value: Any
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, list | tuple):
+        return any(_has_nan(v) for v in value)
+    return False
 
 
 @dataclass
@@ -228,25 +262,36 @@ class FramePlan:
     """One workflow version's live nodes, run once per frame (see the module text)."""
 
     def __init__(
-        self, comfy: ComfyFunctions, server: Any, steps: list[Step], constants: dict[str, Any]
+        self,
+        comfy: ComfyFunctions,
+        server: Any,
+        steps: list[Step],
+        constants: dict[str, Any],
+        watches: list[Watch] | None = None,
     ) -> None:
         self.comfy = comfy
         self.server = server
         self.steps = steps
         self.constants = constants
+        self.watches = watches or []
         self._reported: set[tuple[str, str]] = set()
 
     def describe(self) -> dict[str, Any]:
         return {
             "live_nodes": [s.node_id for s in self.steps],
             "constant_nodes": sorted(self.constants, key=_node_key),
+            "watched_nodes": [w.node_id for w in self.watches],
         }
 
     async def run(self, ticket: Ticket) -> PromptResult:
-        """Run the live nodes on this ticket's frame. Raises :class:`PlanBroken`."""
+        """Run the live nodes on this ticket's frame. Raises :class:`PlanBroken` or
+        :class:`PlanStale`."""
         comfy = self.comfy
         if self.server is not None:
             self.server.client_id = CLIENT_ID  # as the executor does: progress stays private
+        for watch in self.watches:
+            if not await self._unchanged(watch, ticket.prompt_id):
+                raise PlanStale(f"node {watch.node_id} ({watch.class_type}) changed")
         values: dict[str, Any] = dict(self.constants)
         with comfy.inference_mode():
             for step in self.steps:
@@ -281,6 +326,21 @@ class FramePlan:
         if expands:
             raise PlanBroken(f"node {step.node_id} ({step.class_type}) expands into a subgraph")
         return output
+
+    async def _unchanged(self, watch: Watch, prompt_id: str) -> bool:
+        """Ask the node as ComfyUI's ``IsChangedCache`` does; a failure counts as a change."""
+        comfy = self.comfy
+        try:
+            answers = await comfy.map_over_list(
+                prompt_id, watch.node_id, watch.class_def, watch.inputs, watch.method,
+                v3_data=watch.v3_data,
+            )  # fmt: skip
+            answers = await comfy.resolve(answers)
+        except Exception as exc:
+            log.warning("frame plan: %s of node %s failed: %s", watch.method, watch.node_id, exc)
+            return False
+        value = [None if isinstance(a, comfy.blocker) else a for a in answers]
+        return bool(value == watch.value)
 
     def _unblock(self, block: Any) -> Any:
         """ComfyUI reports a blocker's message to the prompt's client (ours: nobody) and passes
@@ -328,20 +388,22 @@ class PlanMaker:
             return None, reason
         return cls(comfy, server), None
 
-    def build(self, executor: Any, workflow: Workflow, outputs: list[str]) -> FramePlan:
-        """A plan from the executor's state right after it ran this workflow successfully.
-        Raises :class:`PlanRefused` with the reason."""
+    def build(
+        self, executor: Any, workflow: Workflow, outputs: list[str], ran: Workflow | None = None
+    ) -> FramePlan:
+        """A plan from the executor's state right after it ran this workflow successfully;
+        ``ran`` is the prompt of that run (ComfyUI wrote each node's ``is_changed`` answer into
+        it). Raises :class:`PlanRefused` with the reason."""
         comfy = self.comfy
         needed, live = live_order(workflow, outputs)
         constants: dict[str, Any] = {}
+        watches: list[Watch] = []
         for node_id in sorted(needed - set(live), key=_node_key):
             class_type = workflow[node_id].get("class_type", "?")
             class_def = self._class(node_id, class_type)
-            if self._asks_every_run(class_def):
-                raise PlanRefused(
-                    f"node {node_id} ({class_type}) is asked whether it changed on every frame "
-                    "(IS_CHANGED / fingerprint_inputs)"
-                )
+            method = self._asks_every_run(class_def)
+            if method is not None:
+                watches.append(self._watch(node_id, class_type, class_def, method, workflow, ran))
             cached = executor.caches.outputs.get(node_id)
             if cached is None or getattr(cached, "outputs", None) is None:
                 raise PlanRefused(f"node {node_id} ({class_type}) has no cached output")
@@ -349,7 +411,25 @@ class PlanMaker:
         dynprompt = comfy.dynamic_prompt(workflow)
         extra = {"client_id": CLIENT_ID}
         steps = [self._step(executor, workflow, n, dynprompt, extra) for n in live]
-        return FramePlan(comfy, self.server, steps, constants)
+        return FramePlan(comfy, self.server, steps, constants, watches)
+
+    def _watch(
+        self,
+        node_id: str,
+        class_type: str,
+        class_def: Any,
+        method: str,
+        workflow: Workflow,
+        ran: Workflow | None,
+    ) -> Watch:
+        value = (ran or {}).get(node_id, {}).get("is_changed")
+        if value is None:
+            raise PlanRefused(f"node {node_id} ({class_type}): its {method} answer is unknown")
+        if _has_nan(value):
+            raise PlanRefused(f"node {node_id} ({class_type}) changes on every run ({method})")
+        inputs = workflow[node_id].get("inputs", {})
+        data, _, v3_data = self.comfy.get_input_data(inputs, class_def, node_id, None)
+        return Watch(node_id, class_type, class_def, method, data, v3_data, value)
 
     def _class(self, node_id: str, class_type: str) -> Any:
         class_def = self.comfy.node_classes.get(class_type)
@@ -357,12 +437,13 @@ class PlanMaker:
             raise PlanRefused(f"node {node_id}: unknown node type {class_type}")
         return class_def
 
-    def _asks_every_run(self, class_def: Any) -> bool:
-        """ComfyUI's own test (``IsChangedCache.get``)."""
+    def _asks_every_run(self, class_def: Any) -> str | None:
+        """The method ComfyUI asks on every run whether the node changed (its own test,
+        ``IsChangedCache.get``), or None."""
         if self.comfy.is_v3(class_def):
             if self.comfy.override(class_def, "fingerprint_inputs") is not None:
-                return True
-        return hasattr(class_def, "IS_CHANGED")
+                return "fingerprint_inputs"
+        return "IS_CHANGED" if hasattr(class_def, "IS_CHANGED") else None
 
     def _has_lazy_inputs(self, class_def: Any, obj: Any) -> bool:
         if self.comfy.is_v3(class_def):

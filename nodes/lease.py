@@ -35,7 +35,7 @@ from ..trickle.media.frame_queue import FrameQueue, QueueClosed
 from ..trickle.media.frames import VideoFrame
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
-from .frame_plan import FramePlan, PlanBroken, PlanMaker, PlanRefused
+from .frame_plan import FramePlan, PlanBroken, PlanMaker, PlanRefused, PlanStale
 from .graph import Workflow
 from .private_exec import PrivateExecution
 from .waker import Waker
@@ -54,6 +54,7 @@ KEEP_INTERVAL = 0.5  # how often the keeper looks for a lease removed by someone
 # otherwise wait up to the interval to get it back. Measured fed as fast as possible (passthrough,
 # 512x512, three A/B pairs): 203-218 -> 250-296 frames/s. Restored when the lease ends.
 SWITCH_INTERVAL = 0.001
+STALE_LIMIT = 3  # a plan out of date this many times in a row is given up for the version
 
 Current = Callable[[], tuple[Workflow, list[str], int]]
 OnResult = Callable[[Ticket, PromptResult], None]
@@ -77,6 +78,7 @@ class LeaseJob:
         self.plan: FramePlan | None = None  # for workflow version ``plan_version`` (frame_plan.py)
         self.plan_version = -1  # the version a plan was built (or refused) for
         self.plan_note = "not built yet"  # why there is none
+        self.stale = 0  # plans gone out of date in a row (a watched node changed)
 
     def plan_state(self) -> dict[str, Any]:
         if self.plan is not None:
@@ -346,11 +348,21 @@ class LeaseRunner:
         if plan is not None and not warm_up:
             try:
                 result = await plan.run(ticket)
-                self.counters["plan_frames"] += 1
-                return result
+            except PlanStale as exc:  # rebuilt from the executor's run of this frame (below)
+                job.stale += 1
+                if job.stale >= STALE_LIMIT:  # it changes on (nearly) every frame: no plan
+                    log.info("trickle-live: no frame plan (%s on every frame)", exc)
+                    job.set_plan(ticket.version, None, f"{exc} on every frame")
+                else:
+                    log.info("trickle-live: frame plan out of date (%s); rebuilding it", exc)
+                    job.set_plan(-1, None, f"rebuilding: {exc}")
             except PlanBroken as exc:
                 log.info("trickle-live: frame plan stopped (%s); the executor runs the frames", exc)
                 job.set_plan(ticket.version, None, str(exc))
+            else:
+                job.stale = 0
+                self.counters["plan_frames"] += 1
+                return result
         result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
         if result.ok and job.plan_version != ticket.version:
             self._build_plan(job, ticket.version, workflow, outputs)
@@ -363,7 +375,7 @@ class LeaseRunner:
             job.set_plan(version, None, self.plans_off)
             return
         try:
-            plan = self.plans.build(job.executor, workflow, outputs)
+            plan = self.plans.build(job.executor, workflow, outputs, self.execution.last_prompt)
         except PlanRefused as exc:
             log.info("trickle-live: no frame plan for this workflow (%s)", exc)
             job.set_plan(version, None, str(exc))

@@ -108,6 +108,7 @@ class PrivateExecution:
         self.cache_type, self.cache_args = cache_settings(execution, args)
         self.preset_is_changed = reads_is_changed(execution)
         self._serial = 0
+        self.last_prompt: Workflow = {}  # the last run's prompt: ComfyUI wrote ``is_changed`` in it
 
     @classmethod
     def for_comfyui(cls, server: Any) -> tuple[PrivateExecution | None, str | None]:
@@ -153,6 +154,7 @@ class PrivateExecution:
             for node in prompt.values():
                 if node.get("class_type") in FRESH_EVERY_FRAME:
                     node["is_changed"] = [self._serial]
+        self.last_prompt = prompt
         executor.success = True  # a prompt that fails before any node runs leaves it as it was
         await executor.execute_async(prompt, prompt_id, {"client_id": CLIENT_ID}, list(outputs))
         status = "success" if executor.success else "error"

@@ -38,6 +38,7 @@ class Output:
     frames: list[tuple[int, int, bool]]  # (pts, frame number, inverted)
     events: list[dict[str, Any]]
     status: dict[str, Any]
+    data: bytes = b""  # the output stream as published (MPEG-TS)
 
 
 def decode(data: bytes) -> list[tuple[int, int, bool]]:
@@ -102,7 +103,8 @@ async def run_stream(
         while gateway.output.end_reason is None and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         events = [e for _, e in gateway.events]
-        return Output(decode(bytes(gateway.output.data)), events, snapshot)
+        data = bytes(gateway.output.data)
+        return Output(decode(data), events, snapshot, data)
     finally:
         await gateway.close()
         await orch.close()
@@ -338,6 +340,72 @@ async def test_frame_plan_refused_for_lazy_inputs_the_executor_runs_the_frames(
     assert stream["state"] == "READY" and stream["errors"] == 0, stream
     inverted = [inv for _, _, inv in out.frames]
     assert sum(inverted) >= 0.85 * len(inverted)  # processed all the same
+
+
+def solid_png(path: Path, rgb: tuple[int, int, int], size: int = 32) -> None:
+    """A one-colour RGB PNG (zlib and struct only)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    row = b"\x00" + bytes(rgb) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    png = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png)
+
+
+def mean_colours(data: bytes) -> list[tuple[int, int, int]]:
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        return [
+            tuple(int(c) for c in f.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0))
+            for f in container.decode(video=0)
+        ]
+
+
+async def test_frame_plan_watches_a_loaded_image_and_follows_its_file(comfyui: Any) -> None:
+    """LoadImage is a constant that ComfyUI asks every run whether its file changed: the plan
+    asks it too, and a new picture in the file reaches the output through a rebuilt plan."""
+    name = f"plan-ref-{uuid.uuid4().hex[:8]}.png"
+    reference = comfyui.base / "input" / name
+    solid_png(reference, (240, 16, 16))
+    graph = {
+        "1": {"class_type": "TrickleInput", "inputs": {}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": name}},
+        "3": {"class_type": "ImageBlend", "inputs": {"image1": ["1", 0], "image2": ["2", 0],
+              "blend_factor": 1.0, "blend_mode": "normal"}},
+        "4": {"class_type": "TrickleOutput", "inputs": {"images": ["3", 0]}},
+    }  # fmt: skip
+    seen: dict[str, Any] = {}
+
+    async def during(gateway: GatewayStream, stream_id: str) -> None:
+        await asyncio.sleep(2.0)
+        seen["before"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+        solid_png(reference, (16, 16, 240))
+        await asyncio.sleep(2.0)
+        seen["after"] = (await _get(comfyui.url + "/trickle/status"))["comfyui"]
+
+    try:
+        out = await run_stream(comfyui.url, {"prompt": graph}, 5, during)
+    finally:
+        reference.unlink(missing_ok=True)
+    check_frames(out, 5)
+    (before,) = seen["before"]["streams"].values()
+    (after,) = seen["after"]["streams"].values()
+    plan = before["frame_plan"]
+    assert plan["active"] and plan["watched_nodes"] == ["2"] and plan["constant_nodes"] == ["2"]
+    assert after["frame_plan"]["active"], after  # rebuilt after the change
+    assert after["errors"] == 0 and after["passthrough"] == 0, after
+    plan_frames = [seen[k]["private_executor"]["plan_frames"] for k in ("before", "after")]
+    assert plan_frames[1] > plan_frames[0] + 20, plan_frames
+    colours = ["red" if r > 2 * b else "blue" if b > 2 * r else "?" for r, _, b in
+               mean_colours(out.data)]  # fmt: skip
+    first_blue = colours.index("blue")
+    assert first_blue > 30 and colours[:first_blue] == ["red"] * first_blue, colours[:40]
+    assert colours[first_blue:] == ["blue"] * (len(colours) - first_blue), colours[first_blue:]
 
 
 async def test_queue_executor_runs_one_prompt_per_frame(comfyui_queue: Any) -> None:

@@ -17,7 +17,9 @@ from trickle_live.nodes.frame_plan import (
     PlanBroken,
     PlanMaker,
     PlanRefused,
+    PlanStale,
     Step,
+    Watch,
     live_order,
     plans_enabled,
     unsupported,
@@ -173,7 +175,8 @@ def stand_in_comfy(interrupted: list[bool]) -> ComfyFunctions:
         for values in inputs.values():
             if isinstance(values[0], Blocker):
                 return [execution_block_cb(values[0])]
-        pre_execute_cb(0)
+        if pre_execute_cb is not None:
+            pre_execute_cb(0)
         return [getattr(obj, func)(**{k: v[0] for k, v in inputs.items()})]
 
     def outputs_from(results, obj):  # type: ignore[no-untyped-def]
@@ -249,7 +252,11 @@ def test_plan_runs_live_nodes_with_constants() -> None:
     plan = plan_of(5)
     result = asyncio.run(plan.run(ticket()))
     assert result.ok and plan.delivered == [15]  # type: ignore[attr-defined]
-    assert plan.describe() == {"live_nodes": ["1", "2", "3"], "constant_nodes": ["9"]}
+    assert plan.describe() == {
+        "live_nodes": ["1", "2", "3"],
+        "constant_nodes": ["9"],
+        "watched_nodes": [],
+    }
 
 
 def test_plan_failure_has_the_executors_error_shape() -> None:
@@ -274,3 +281,51 @@ def test_plan_stops_at_a_subgraph_expansion() -> None:
     plan.steps[1].links = {"image": ("1", 0)}
     with pytest.raises(PlanBroken, match="node 2 \\(Add\\) expands"):
         asyncio.run(plan.run(ticket()))
+
+
+# -- watched constants (IS_CHANGED / fingerprint_inputs) --------------------------------------
+
+
+class Reference:
+    """A constant node that ComfyUI asks on every run (like LoadImage hashing its file)."""
+
+    digest = ["a"]
+
+    @classmethod
+    def IS_CHANGED(cls, path: str) -> str:  # noqa: N802 (ComfyUI's name)
+        return f"{path}:{cls.digest[0]}"
+
+
+def test_a_watched_constant_keeps_the_plan_until_it_changes() -> None:
+    plan = plan_of(5)
+    plan.watches = [Watch("9", "Reference", Reference, "IS_CHANGED", {"path": ["x.png"]}, None,
+                          ["x.png:a"])]  # fmt: skip
+    assert asyncio.run(plan.run(ticket())).ok and plan.delivered == [15]  # type: ignore[attr-defined]
+    assert plan.describe()["watched_nodes"] == ["9"]
+    Reference.digest[0] = "b"  # the file changed: the executor must run this frame
+    try:
+        with pytest.raises(PlanStale, match="node 9 \\(Reference\\) changed"):
+            asyncio.run(plan.run(ticket()))
+        assert plan.delivered == [15]  # type: ignore[attr-defined]  # no node ran
+    finally:
+        Reference.digest[0] = "a"
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "its IS_CHANGED answer is unknown"),
+        (float("nan"), "changes on every run"),
+        (["ok", float("nan")], "changes on every run"),
+    ],
+)
+def test_a_constant_that_changes_every_run_is_refused(answer: Any, message: str) -> None:
+    maker = PlanMaker(stand_in_comfy([False]), server=None)
+    workflow = {"9": node("Reference", path="x.png")}
+    ran = {"9": {**workflow["9"], "is_changed": answer}} if answer is not None else {}
+    with pytest.raises(PlanRefused, match=message):
+        maker._watch("9", "Reference", Reference, "IS_CHANGED", workflow, ran)
+    watch = maker._watch(
+        "9", "Reference", Reference, "IS_CHANGED", workflow, {"9": {"is_changed": ["x"]}}
+    )
+    assert watch.value == ["x"]
