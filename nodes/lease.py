@@ -13,7 +13,7 @@ on right after it. Per frame there is no queue item, no history entry, no status
 hand-over between the server loop and the worker thread.
 
 Threads: ``add``/``remove``/``warm_up`` and the keeper task run on the server loop; ``serve``
-runs on ComfyUI's worker thread. Results go back through each job's ``on_result`` (worker thread).
+runs on ComfyUI's worker thread. How one frame runs (frame plan or executor): ``lease_job.py``. Results go back through each job's ``on_result`` (worker thread).
 """
 
 from __future__ import annotations
@@ -21,22 +21,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import itertools
 import logging
 import sys
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
 from typing import Any
 
-from ..trickle.media.frame_queue import FrameQueue, QueueClosed
-from ..trickle.media.frames import VideoFrame
-from .bindings import REGISTRY, StreamBinding, Ticket
+from ..trickle.media.frame_queue import QueueClosed
+from .bindings import REGISTRY, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
-from .frame_plan import FramePlan, PlanBroken, PlanMaker, PlanRefused, PlanStale
 from .graph import Workflow
+from .lease_job import JobFrames, LeaseJob
+from .plan_build import PlanMaker
 from .private_exec import PrivateExecution
 from .waker import Waker
 from .warmup import warm_up_ticket
@@ -54,46 +51,6 @@ KEEP_INTERVAL = 0.5  # how often the keeper looks for a lease removed by someone
 # otherwise wait up to the interval to get it back. Measured fed as fast as possible (passthrough,
 # 512x512, three A/B pairs): 203-218 -> 250-296 frames/s. Restored when the lease ends.
 SWITCH_INTERVAL = 0.001
-STALE_LIMIT = 3  # a plan out of date this many times in a row is given up for the version
-
-Current = Callable[[], tuple[Workflow, list[str], int]]
-OnResult = Callable[[Ticket, PromptResult], None]
-
-
-class LeaseJob:
-    """One stream as the runner sees it: its frames, its executor, its current workflow."""
-
-    def __init__(
-        self, binding: StreamBinding, executor: Any, current: Current, on_result: OnResult
-    ) -> None:
-        self.binding = binding
-        self.executor = executor
-        self.current = current
-        self.on_result = on_result
-        self.enabled = False  # live frames are taken once the warm-up ran
-        self.busy = False  # a frame of this job is running (set under the runner's lock)
-        self.warmups: deque[tuple[Ticket, concurrent.futures.Future[PromptResult]]] = deque()
-        self._ids = itertools.count()
-        self._prefix = f"{PROMPT_PREFIX}{uuid.uuid4().hex[:8]}-"
-        self.plan: FramePlan | None = None  # for workflow version ``plan_version`` (frame_plan.py)
-        self.plan_version = -1  # the version a plan was built (or refused) for
-        self.plan_note = "not built yet"  # why there is none
-        self.stale = 0  # plans gone out of date in a row (a watched node changed)
-
-    def plan_state(self) -> dict[str, Any]:
-        if self.plan is not None:
-            return {"active": True, "version": self.plan_version, **self.plan.describe()}
-        return {"active": False, "reason": self.plan_note}
-
-    def set_plan(self, version: int, plan: FramePlan | None, note: str) -> None:
-        self.plan, self.plan_version, self.plan_note = plan, version, note
-
-    @property
-    def input(self) -> FrameQueue[VideoFrame]:
-        return self.binding.io.input
-
-    def ticket(self, frame: VideoFrame) -> Ticket:
-        return Ticket(f"{self._prefix}{next(self._ids)}", self.binding, frame=frame)
 
 
 class LeaseRunner:
@@ -110,14 +67,11 @@ class LeaseRunner:
     ) -> None:
         self.host = host
         self.execution = execution
-        self.plans = (
-            plans  # None: every frame through the private executor (``plans_off`` says why)
-        )
-        self.plans_off = plans_off
         self.jobs: list[LeaseJob] = []
         self.lease_id: str | None = None  # queued or running
         self.serving: str | None = None  # the lease whose node is running now
         self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0}
+        self.frames = JobFrames(execution, plans, plans_off, self.counters)
         self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
         self.last_end = ""  # why the last lease ended
         self._issued: set[str] = set()
@@ -320,7 +274,7 @@ class LeaseRunner:
             workflow, outputs, ticket.version = job.current()
             REGISTRY.add(ticket)
             try:
-                result = await self._execute(job, ticket, workflow, outputs, future is not None)
+                result = await self.frames.run(job, ticket, workflow, outputs, future is not None)
             except Exception as exc:  # the executor itself broke: this frame fails, not the lease
                 log.exception("trickle-live: private executor failed")
                 result = PromptResult(
@@ -339,52 +293,6 @@ class LeaseRunner:
         finally:
             job.busy = False
 
-    async def _execute(
-        self, job: LeaseJob, ticket: Ticket, workflow: Workflow, outputs: list[str], warm_up: bool
-    ) -> PromptResult:
-        """One frame by the job's plan for this workflow version, else by its executor (which
-        then leaves what a plan for the version is built from)."""
-        plan = job.plan if job.plan_version == ticket.version else None
-        if plan is not None and not warm_up:
-            try:
-                result = await plan.run(ticket)
-            except PlanStale as exc:  # rebuilt from the executor's run of this frame (below)
-                job.stale += 1
-                if job.stale >= STALE_LIMIT:  # it changes on (nearly) every frame: no plan
-                    log.info("trickle-live: no frame plan (%s on every frame)", exc)
-                    job.set_plan(ticket.version, None, f"{exc} on every frame")
-                else:
-                    log.info("trickle-live: frame plan out of date (%s); rebuilding it", exc)
-                    job.set_plan(-1, None, f"rebuilding: {exc}")
-            except PlanBroken as exc:
-                log.info("trickle-live: frame plan stopped (%s); the executor runs the frames", exc)
-                job.set_plan(ticket.version, None, str(exc))
-            else:
-                job.stale = 0
-                self.counters["plan_frames"] += 1
-                return result
-        result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
-        if result.ok and job.plan_version != ticket.version:
-            self._build_plan(job, ticket.version, workflow, outputs)
-        return result
-
-    def _build_plan(
-        self, job: LeaseJob, version: int, workflow: Workflow, outputs: list[str]
-    ) -> None:
-        if self.plans is None:
-            job.set_plan(version, None, self.plans_off)
-            return
-        try:
-            plan = self.plans.build(job.executor, workflow, outputs, self.execution.last_prompt)
-        except PlanRefused as exc:
-            log.info("trickle-live: no frame plan for this workflow (%s)", exc)
-            job.set_plan(version, None, str(exc))
-        except Exception as exc:  # a node's INPUT_TYPES or the like failed: the executor goes on
-            log.exception("trickle-live: building a frame plan failed")
-            job.set_plan(version, None, f"building failed: {exc}")
-        else:
-            job.set_plan(version, plan, "")
-
     def stats(self) -> dict[str, Any]:
         frames = self.counters["frames"]
         return {
@@ -393,7 +301,7 @@ class LeaseRunner:
             "lease": self.lease_id,
             "serving": self.serving is not None,
             "last_end": self.last_end,
-            "frame_plans": "on" if self.plans is not None else f"off: {self.plans_off}",
+            "frame_plans": self.frames.plans_state(),
         }
 
 
