@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..errors import MediaError
+from .frame_queue import pop_fresh
 from .frames import AudioFrame, VideoFrame
 from .segmenter import SegmentSink
 from .stats import EncoderStats
@@ -138,14 +139,9 @@ class StreamEncoder:
 
     def _pop_video(self) -> VideoFrame:
         """Under the lock, with video waiting: the oldest frame not too old (or the newest)."""
-        if self._max_age is not None and len(self._video) > 1:
-            limit = time.monotonic() - self._max_age
-            while len(self._video) > 1 and self._video_times[0] < limit:
-                self._video.popleft()
-                self._video_times.popleft()
-                self.stats.dropped += 1
-        self._video_times.popleft()
-        return self._video.popleft()
+        frame, dropped = pop_fresh(self._video, self._video_times, self._max_age)
+        self.stats.dropped += dropped
+        return frame
 
     def _run(self) -> None:
         writer: TsWriter | None = None

@@ -77,14 +77,9 @@ class FrameQueue(Generic[T]):
 
     def _pop(self) -> T:
         """Under the lock, with items waiting: the oldest one not too old (or the newest)."""
-        if self.max_age is not None and len(self._items) > 1:
-            limit = time.monotonic() - self.max_age
-            while len(self._items) > 1 and self._times[0] < limit:
-                self._items.popleft()
-                self._times.popleft()
-                self.dropped += 1
-        self._times.popleft()
-        return self._items.popleft()
+        item, dropped = pop_fresh(self._items, self._times, self.max_age)
+        self.dropped += dropped
+        return item
 
     async def aget(self, poll: float = 0.05) -> T:
         """Await the next item from an asyncio loop. Raises QueueClosed once closed and drained.
@@ -156,3 +151,18 @@ class FrameQueue(Generic[T]):
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def pop_fresh(items: deque[T], times: deque[float], max_age: float | None) -> tuple[T, int]:
+    """Of non-empty ``items`` (put at the monotonic ``times``), the oldest that has not waited
+    longer than ``max_age`` — or the newest, which is never dropped — and how many older ones were
+    dropped on the way. Both deques lose what is returned or dropped; the caller holds its lock."""
+    dropped = 0
+    if max_age is not None and len(items) > 1:
+        limit = time.monotonic() - max_age
+        while len(items) > 1 and times[0] < limit:
+            items.popleft()
+            times.popleft()
+            dropped += 1
+    times.popleft()
+    return items.popleft(), dropped
