@@ -1,4 +1,15 @@
-"""The orchestrator emulator for live-runner tests (loaded by conftest.py; see its docstring)."""
+"""The orchestrator emulator for live-runner tests (loaded by conftest.py; see its docstring).
+
+Its answers follow go-livepeer's code (``ai/runner/live_runner.go``, ``server/ai_http.go``,
+``trickle/trickle_server.go``), not only its docs: errors are plain text (go's ``http.Error``);
+reserving on a full runner is 503; a client stop (``/apps/{r}/session/{sid}/stop``) is 204 for any
+session of a known runner; a runner callback for an unknown session is 404, with a wrong token 401;
+``DELETE {Session-Control}/channels`` stops at the first channel whose trickle stream is already
+closed and answers **500 "Invalid stream"** (``DeleteTrickleChannel`` → ``closeStream``), 404 for
+a name never created; a release sends ``released`` on o2r and closes every channel of the session.
+``leaked()`` lists sessions still reserved: what a real O would keep forever (it has no session
+idle timeout).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +36,11 @@ SESSION_HEADERS = (
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 
 
+def go_error(message: str, status: int) -> web.Response:
+    """What go's ``http.Error`` sends: the message and a newline, as plain text."""
+    return web.Response(status=status, text=message + "\n", content_type="text/plain")
+
+
 @dataclass
 class EmuRunner:
     runner_id: str
@@ -34,6 +50,8 @@ class EmuRunner:
     static: bool = False
     last_hb: float = field(default_factory=time.monotonic)
     sessions: dict[str, set[str]] = field(default_factory=dict)  # sid -> channel names
+    reserved: int = 0  # sessions reserved over the runner's life
+    released: int = 0
     o2r_name: str = ""
     o2r: EventsWriter | None = None
 
@@ -55,6 +73,10 @@ class OrchestratorEmulator:
         self.heartbeat_bodies: list[dict[str, Any]] = []
         self.proxied: list[str] = []  # runner-side paths the proxy forwarded to
         self.sweeping = True  # False: expired runners linger (go answers 404 until its sweep)
+        # fault injection on the runner's self-release (POST {Session-Control}/stop):
+        self.drop_stops = 0  # the next N calls: connection closed before any answer
+        self.refuse_stops: int | None = None  # every call answered with this status
+        self.stop_attempts = 0
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -149,7 +171,12 @@ class OrchestratorEmulator:
         if close_channels:
             self._close_session_channels(runner, sid)
         del runner.sessions[sid]
+        runner.released += 1
         return True
+
+    def leaked(self) -> list[str]:
+        """Sessions still reserved on any runner (a real O holds them until released)."""
+        return [sid for r in self.runners.values() for sid in r.sessions]
 
     # -- handlers ----------------------------------------------------------------------------
     @web.middleware
@@ -195,9 +222,7 @@ class OrchestratorEmulator:
         runner = self.runners.get(rid)
         if runner is None:
             if auth != self.secret:
-                return web.json_response(
-                    {"error": "invalid registration authorization"}, status=401
-                )
+                return go_error("invalid registration authorization", 401)
             seed = secrets.token_bytes(16)
             runner = EmuRunner(
                 rid, seed, hmac.new(seed, b"heartbeat", hashlib.sha256).hexdigest(), body
@@ -209,9 +234,9 @@ class OrchestratorEmulator:
             await runner.o2r.send({"keep": "alive"})
             return web.json_response(self._hb_reply(runner, True))
         if self._expired(runner):
-            return web.json_response({"error": "runner not found"}, status=404)
+            return go_error("runner not found", 404)
         if auth != runner.hb_secret:
-            return web.json_response({"error": "invalid heartbeat authorization"}, status=401)
+            return go_error("invalid heartbeat authorization", 401)
         runner.body, runner.last_hb = body, time.monotonic()
         return web.json_response(self._hb_reply(runner, False))
 
@@ -234,9 +259,9 @@ class OrchestratorEmulator:
     async def _unregister(self, request: web.Request) -> web.Response:
         runner = self.runners.get(request.match_info["rid"])
         if runner is None or self._expired(runner):
-            return web.json_response({"error": "runner not found"}, status=404)
+            return go_error("runner not found", 404)
         if request.headers.get("Authorization") != runner.hb_secret:
-            return web.json_response({"error": "invalid authorization"}, status=401)
+            return go_error("invalid authorization", 401)
         await self.remove_runner(runner.runner_id, "unregister")
         return web.Response(status=204)
 
@@ -247,34 +272,39 @@ class OrchestratorEmulator:
             or self._expired(runner)
             or runner.body.get("status") not in ("", "ready", None)
         ):
-            return web.json_response({"error": "runner not found"}, status=404)
+            return go_error("runner not found", 404)
         if len(runner.sessions) >= int(runner.body.get("capacity") or 1):
-            return web.json_response({"error": "no capacity available for runner"}, status=503)
+            return go_error("no capacity available for runner", 503)
         sid = "session_" + secrets.token_hex(4)
         runner.sessions[sid] = set()
+        runner.reserved += 1
         if runner.o2r is not None:
             await runner.o2r.send({"event": "reserved", "session": sid, "timestamp": "now"})
         base = f"{self.url}/apps/{runner.runner_id}/session/{sid}"
         return web.json_response({"session_id": sid, "app_url": base + "/app", "control_url": base})
 
     async def _client_stop(self, request: web.Request) -> web.Response:
-        ok = await self.release(request.match_info["rid"], request.match_info["sid"])
-        return web.Response(status=204 if ok else 404)
+        # go: ReleaseSession only fails for an unknown runner; an unknown session is a no-op
+        runner = self.runners.get(request.match_info["rid"])
+        if runner is None or self._expired(runner):
+            return go_error("runner not found", 404)
+        await self.release(runner.runner_id, request.match_info["sid"])
+        return web.Response(status=204)
 
     def _session(self, request: web.Request) -> tuple[EmuRunner, str] | web.Response:
         runner = self.runners.get(request.match_info["rid"])
         sid = request.match_info["sid"]
         if runner is None or self._expired(runner) or sid not in runner.sessions:
-            return web.json_response({"error": "runner session not found"}, status=404)
+            return go_error("runner session not found", 404)
         if request.headers.get("Livepeer-Session-Token") != runner.token(sid):
-            return web.json_response({"error": "invalid authorization"}, status=401)
+            return go_error("invalid authorization", 401)
         return runner, sid
 
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
         runner = self.runners.get(request.match_info["rid"])
         sid = request.match_info["sid"]
         if runner is None or self._expired(runner) or sid not in runner.sessions:
-            return web.json_response({"error": "runner session not found"}, status=404)
+            return go_error("runner session not found", 404)
         target = URL(runner.body["runner_url"])
         # go: url.JoinPath("/", target.Path, app_path) with app_path decoded, then cleaned.
         path = posixpath.normpath("/" + target.path.strip("/") + "/" + request.match_info["path"])
@@ -327,12 +357,23 @@ class OrchestratorEmulator:
             return found
         runner, sid = found
         names = (await request.json())["channels"]
-        for name in names:
-            self.trickle.delete_channel(f"{sid}-{name}")
+        for name in names:  # go stops at the first failure: later names stay open
+            if name not in runner.sessions[sid]:
+                return go_error("trickle channel not found", 404)
+            if not self.trickle.delete_channel(f"{sid}-{name}"):  # already closed on the wire
+                return go_error("Invalid stream", 500)
             runner.sessions[sid].discard(name)
         return web.json_response({"deleted": names})
 
     async def _runner_stop(self, request: web.Request) -> web.Response:
+        self.stop_attempts += 1
+        if self.drop_stops > 0:
+            self.drop_stops -= 1
+            assert request.transport is not None
+            request.transport.close()  # the runner sees a transport error
+            return web.Response(status=204)
+        if self.refuse_stops is not None:
+            return go_error("refused by the test", self.refuse_stops)
         found = self._session(request)
         if isinstance(found, web.Response):
             return found

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,13 @@ from ..errors import TrickleError, ValidationError
 from ..session.manager import CapacityError, StreamManager
 from ..session.request import parse_params, parse_start_request
 from .config import LiveRunnerConfig
-from .session_control import Channel, SessionControl, SessionHeaders
+from .session_control import (
+    SESSION_ID_HEADER,
+    TOKEN_HEADER,
+    Channel,
+    SessionControl,
+    SessionHeaders,
+)
 from .sessions import CHANNELS, LiveSession, SessionTable
 
 log = logging.getLogger(__name__)
@@ -136,18 +143,27 @@ class LiveRunnerApp:
         if sid in self.sessions:
             return error(409, f"session {sid} is already started")
         if len(self.sessions) >= self.cfg.capacity:
+            await self.sessions.reclaim(lambda: len(self.sessions) >= self.cfg.capacity)
+        if len(self.sessions) >= self.cfg.capacity:
+            # The O reserved more sessions than we serve (its capacity or another path's
+            # streams): this one can never run here, so give its slot back at once.
             self.refused_busy += 1
-            return error(409, f"busy: {len(self.sessions)}/{self.cfg.capacity} sessions running")
+            busy = f"busy: {len(self.sessions)}/{self.cfg.capacity} sessions running"
+            await self._release_refused(headers, busy)
+            return error(409, busy)
         session = LiveSession(
             sid, SessionControl(headers, self._http, timeout=self.cfg.start_timeout)
         )
         self.sessions.add(session)  # the slot is taken before the first await
         try:
             session.channels = await session.control.create_channels(CHANNELS)
-            stream_request = parse_start_request(
-                self._stream_body(session.channels, model_id, params, sid),
-                host_allowed=self.manager.config.host_allowed,
-                source="live-runner",
+            stream_request = replace(
+                parse_start_request(
+                    self._stream_body(session.channels, model_id, params, sid),
+                    host_allowed=self.manager.config.host_allowed,
+                    source="live-runner",
+                ),
+                owns_channels=False,  # the O's: its release closes them
             )
             stream = await self.manager.start(stream_request)
         except CapacityError as exc:
@@ -165,14 +181,17 @@ class LiveRunnerApp:
         return web.json_response(self._start_reply(session, model_id))
 
     async def update(self, request: web.Request) -> web.Response:
+        session, refused = self._authorized(request)
+        if refused is not None:
+            return refused
+        assert session is not None
+        sid = session.session_id
         try:
-            sid = self._session_id(request)
             params = parse_params(await read_json(request), "body")
         except ValidationError as exc:
             return error(400, str(exc), **exc.as_dict())
-        session = self.sessions.get(sid) if sid else None
-        if session is None or session.stream is None or session.state != "running":
-            return error(404, "no running session" + (f" {sid}" if sid else ""))
+        if session.stream is None or session.state != "running":
+            return error(404, f"no running session {sid}")
         try:
             applied = await self.manager.update(sid, params, source="live-runner")
         except ValidationError as exc:
@@ -182,10 +201,11 @@ class LiveRunnerApp:
         return web.json_response({"session_id": sid, "applied": applied})
 
     async def status(self, request: web.Request) -> web.Response:
-        sid = self._session_id(request)
-        session = self.sessions.get(sid) if sid else None
-        if sid and session is None:
-            return error(404, f"no session {sid}")
+        session = None
+        if self._session_id(request):
+            session, refused = self._authorized(request)
+            if refused is not None:
+                return refused
         body: dict[str, Any] = {
             "status": self.health_state(),
             "runner_status": self.runner_status(),
@@ -196,6 +216,8 @@ class LiveRunnerApp:
             body.update(
                 capacity=self.cfg.capacity,
                 sessions=[s.public() for s in self.sessions.all()],
+                release_failures=self.sessions.release_failures,
+                last_error=self.sessions.last_error,
                 **self._status_extra(),
             )
         return web.json_response(body)
@@ -203,16 +225,29 @@ class LiveRunnerApp:
     async def stop(self, request: web.Request) -> web.Response:
         sid = self._session_id(request)
         if not sid:
-            return error(400, "the Livepeer-Session-Id header is required")
-        if sid in self.sessions:
-            await self.sessions.end(sid, "stopped by the client")
-            return web.json_response({"session_id": sid, "stopped": True})
-        try:  # not ours (already ended, or never started): still free the orchestrator's slot
-            headers = self._session_headers(request)
-            await SessionControl(headers, self._http, timeout=self.cfg.start_timeout).stop()
-        except (ValidationError, TrickleError) as exc:
-            log.info("stop for unknown session %s: %s", sid, exc)
-        return web.json_response({"session_id": sid, "stopped": False})
+            return error(400, "the Livepeer-Session-Id header is required", field=SESSION_ID_HEADER)
+        if sid not in self.sessions:
+            # The O still routes to a session we do not have (we restarted, or it already
+            # ended): release its slot there, since only the O can, and say we had none.
+            released = False
+            try:
+                headers = self._session_headers(request)
+                control = SessionControl(headers, self._http, timeout=self.cfg.start_timeout)
+                released = await control.stop()
+            except (ValidationError, TrickleError) as exc:
+                log.info("stop for unknown session %s: %s", sid, exc)
+            return web.json_response(
+                {"detail": {"msg": f"no session {sid}"}, "released_at_orchestrator": released},
+                status=404,
+            )
+        session, refused = self._authorized(request)
+        if refused is not None:
+            return refused
+        await self.sessions.end(sid, "stopped by the client")
+        ended = self.sessions.history[-1] if self.sessions.history else {}
+        return web.json_response(
+            {"session_id": sid, "stopped": True, "released": ended.get("released", "")}
+        )
 
     async def health(self, request: web.Request) -> web.Response:
         state = self.health_state()
@@ -223,7 +258,32 @@ class LiveRunnerApp:
     # -- helpers ----------------------------------------------------------------------------
 
     def _session_id(self, request: web.Request) -> str:
-        return (request.headers.get("Livepeer-Session-Id") or "").strip()
+        return (request.headers.get(SESSION_ID_HEADER) or "").strip()
+
+    def _authorized(self, request: web.Request) -> tuple[LiveSession | None, web.Response | None]:
+        """The session a request names, if its token is the one the session started with.
+
+        No id → 400, unknown id → 404, missing or wrong ``Livepeer-Session-Token`` → 403 (the O
+        always sends the token it derived for the session; anything else did not come through
+        it for this session)."""
+        sid = self._session_id(request)
+        if not sid:
+            return None, error(
+                400, f"the {SESSION_ID_HEADER} header is required", field=SESSION_ID_HEADER
+            )
+        session = self.sessions.get(sid)
+        if session is None:
+            return None, error(404, f"no session {sid}")
+        token = (request.headers.get(TOKEN_HEADER) or "").strip()
+        if not token or not session.token_matches(token):
+            return None, error(
+                403,
+                f"the {TOKEN_HEADER} header does not match session {sid}",
+                field=TOKEN_HEADER,
+                expected="the token the session was started with",
+                received="(missing)" if not token else "(another token)",
+            )
+        return session, None
 
     def _session_headers(self, request: web.Request) -> SessionHeaders:
         headers = SessionHeaders.from_headers(request.headers)
@@ -231,6 +291,12 @@ class LiveRunnerApp:
         if not self.cfg.control_host_allowed(host):
             raise ValidationError("Livepeer-Session-Control", "a URL on an allowed host", host)
         return headers
+
+    async def _release_refused(self, headers: SessionHeaders, why: str) -> None:
+        """Release a session we refused before it had a record (so nothing else would)."""
+        probe = LiveSession(headers.session_id, SessionControl(headers, self._http, timeout=5.0))
+        probe.stop_reason = why
+        await self.sessions.release(probe)
 
     @staticmethod
     def _stream_body(

@@ -119,6 +119,8 @@ class LiveRunnerService:
             "sessions": [s.public() for s in app.sessions.all()] if app else [],
             "sessions_ended": app.sessions.ended if app else 0,
             "refused_busy": app.refused_busy if app else 0,
+            "release_failures": app.sessions.release_failures if app else 0,
+            "last_error": app.sessions.last_error if app else "",
             "heartbeat": self.heartbeat.snapshot() if self.heartbeat else None,
             "registration": self.registration(),
         }

@@ -3,14 +3,15 @@
 An orchestrator proxies each app request with four headers (reference livepeer-docs-and-live-runners
 §5): ``Livepeer-Runner-Route``, ``Livepeer-Session-Id``, ``Livepeer-Session-Token`` and
 ``Livepeer-Session-Control`` (``{liveRunnerAddr}/runner/{route}/session/{sid}``). With the token the
-runner may ``POST``/``DELETE {control}/channels`` and ``POST {control}/stop`` (204). Tokens and URLs
-here are bearer secrets: they are kept out of ``repr`` and logs.
+runner may ``POST``/``DELETE {control}/channels`` and ``POST {control}/stop`` (204). We only create
+channels and release: the release closes every channel of the session at the O (see
+:mod:`.sessions`). Tokens and URLs here are bearer secrets: they are kept out of ``repr`` and logs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,7 +102,7 @@ class SessionControl:
         self, headers: SessionHeaders, http: aiohttp.ClientSession, *, timeout: float = 10.0
     ) -> None:
         self.headers = headers
-        self._http = http
+        self.http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def create_channels(self, specs: Sequence[tuple[str, str]]) -> dict[str, Channel]:
@@ -119,20 +120,6 @@ class SessionControl:
             raise ValidationError("channels", f"descriptors for {[n for n, _ in specs]}", missing)
         return channels
 
-    async def delete_channels(self, names: Iterable[str]) -> list[str]:
-        """Delete channels by name; channels already gone are not an error."""
-        wanted = list(names)
-        if not wanted:
-            return []
-        try:
-            data = await self._call("DELETE", "/channels", {"channels": wanted})
-        except ProtocolError as exc:
-            if exc.status == 404:  # the session (and so its channels) is already released
-                return []
-            raise
-        deleted = data.get("deleted") if isinstance(data, Mapping) else None
-        return [str(n) for n in deleted] if isinstance(deleted, list) else wanted
-
     async def stop(self) -> bool:
         """Release the session at the orchestrator; False when it was already gone (404)."""
         try:
@@ -148,8 +135,13 @@ class SessionControl:
         shown = redact_url(url)
         headers = {TOKEN_HEADER: self.headers.token}
         try:
-            async with self._http.request(
-                method, url, json=body, headers=headers, timeout=self._timeout
+            async with self.http.request(
+                method,
+                url,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,  # the token goes to the URL the O named, nowhere else
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 300:

@@ -1,29 +1,41 @@
 """The live runner's sessions: one record per orchestrator session, and every way it ends.
 
 A session is reserved by the orchestrator, started by the client's ``POST start`` (we open its
-channels and start a stream on the shared :class:`StreamManager`), and ends on any of (reference
-livepeer-docs-and-live-runners §13.2): the o2r ``released`` signal, the input ending (EOS, 404,
-``Lp-Trickle-Closed``: the stream stops itself), a client ``POST stop``, the session missing from
-a heartbeat's ``session_ids``, or no input for ``idle_timeout`` (orchestrators have no session idle
-timeout, so we release it ourselves). Ending is idempotent and always: stop the stream (its
-publishers DELETE ``out`` and ``events``), delete the session's channels, self-release through
-``{Session-Control}/stop`` unless the orchestrator already let go, and free the slot.
+channels and start a stream on the shared :class:`StreamManager`), and ends on any of: the o2r
+``released`` signal, the input ending (EOS, 404, ``Lp-Trickle-Closed``: the stream stops itself),
+a client ``POST stop``, the session missing from a heartbeat's ``session_ids``, a stream failure,
+no input for ``idle_timeout`` (orchestrators have no session idle timeout, so we release it
+ourselves), or the runner shutting down (SIGTERM, ComfyUI's exit).
+
+Ending is idempotent and always does the same, whatever fails on the way: stop the stream, then
+**release** the session at the orchestrator with ``POST {Session-Control}/stop`` unless the
+orchestrator already let go, then free the slot. The channels are the orchestrator's: its release
+closes all of them, so we never DELETE them ourselves (go-livepeer answers 500 "Invalid stream"
+to a channel delete after a trickle DELETE, which once cost us every session after the first).
+The release is retried with bounded backoff on transport errors and 5xx answers; 404 means the
+orchestrator no longer has the session (done). A release that still fails is logged at ERROR,
+published as an ``error`` event on the session's events channel (still open at the O, since the
+session was not released), counted and shown in the status API: never a silent leak.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import TrickleError
+from ..errors import ProtocolError, TrickleError
+from ..protocol.json_channels import EventsWriter
+from ..session.events import error_event
 from ..session.manager import StreamManager
 from ..session.request import URL_FIELDS
 from ..session.session import StreamSession
 from ..session.tasks import cancel_and_wait
+from .redact import redact_url
 from .session_control import Channel, SessionControl
 
 log = logging.getLogger(__name__)
@@ -35,6 +47,8 @@ CHANNELS: tuple[tuple[str, str], ...] = (
     ("control", "application/json"),
 )
 WATCH_INTERVAL = 0.25
+RELEASE_BACKOFF: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # s between release attempts
+RELEASE_EVENT_TIMEOUT = 3.0  # s for the one error event that says a release failed
 
 
 @dataclass
@@ -48,6 +62,11 @@ class LiveSession:
     stop_reason: str | None = None
     watcher: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    released: str = ""  # "" (not asked), released | already released | failed | by orchestrator
+
+    def token_matches(self, token: str) -> bool:
+        """Constant-time check of a request's ``Livepeer-Session-Token`` against the start's."""
+        return hmac.compare_digest(token.encode(), self.control.headers.token.encode())
 
     def public(self) -> dict[str, Any]:
         """Status without secrets: no channel URLs, no token."""
@@ -57,6 +76,7 @@ class LiveSession:
             "age_s": round(time.monotonic() - self.started_at, 1),
             "channels": sorted(self.channels),
             "stop_reason": self.stop_reason,
+            "released": self.released,
         }
         if self.stream is not None:
             snap = self.stream.snapshot()
@@ -81,6 +101,8 @@ class SessionTable:
         self._ending: set[asyncio.Task[Any]] = set()
         self.ended = 0
         self.history: list[dict[str, Any]] = []
+        self.release_failures = 0
+        self.last_error = ""
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -125,18 +147,54 @@ class SessionTable:
             await session.done.wait()
             return False
         session.state, session.stop_reason = "stopping", reason
+        if not release:
+            session.released = "by orchestrator"
         log.info("live session %s ending: %s", session_id, reason)
         if session.watcher is not None and session.watcher is not asyncio.current_task():
             await cancel_and_wait([session.watcher])
         try:
-            await self._teardown(session, release)
+            await self._stop_stream(session)
         finally:
+            # The slot is free before the O hears of it: once released there, the O may
+            # reserve the next session at once, and its start must find the slot empty.
             self._sessions.pop(session_id, None)
+            self._on_change()
+        try:
+            if release:
+                await self.release(session)
+        finally:
             self.ended += 1
             self.history = [*self.history[-9:], session.public()]
             session.done.set()
-            self._on_change()
         return True
+
+    async def reclaim(self, full: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Make room for a session the O reserved while every slot here is taken.
+
+        The O counts capacity too, so it reserving one more means it no longer holds one of
+        ours: a client stop (``POST control_url/stop``) releases at once and closes the channels,
+        while we notice only when the input ends. Wait for endings already under way, then ask
+        the O about each running session (creating a channel that exists is a no-op there, and
+        404 for a released session) and end those it no longer has, without a release."""
+        pending = [s.done.wait() for s in self.all() if s.state == "stopping"]
+        if pending:
+            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=timeout)
+        if not full():
+            return
+
+        async def check(session: LiveSession) -> None:
+            try:
+                await session.control.create_channels([CHANNELS[2]])  # "events", ours already
+            except ProtocolError as exc:
+                if exc.status == 404:
+                    await self.end(
+                        session.session_id, "released by the orchestrator", release=False
+                    )
+            except TrickleError as exc:
+                log.info("live session %s: probe at the O failed: %s", session.session_id, exc)
+
+        running = [s for s in self.all() if s.state == "running"]
+        await asyncio.gather(*(check(s) for s in running))
 
     async def close(self) -> None:
         """End every session (shutdown) and wait for pending endings."""
@@ -144,19 +202,64 @@ class SessionTable:
         if self._ending:
             await asyncio.wait(set(self._ending), timeout=15.0)
 
-    async def _teardown(self, session: LiveSession, release: bool) -> None:
-        if session.stream is not None:
-            await session.stream.stop(session.stop_reason or "stopped")
-        if not release:
-            return  # the orchestrator released the session: it closed the channels itself
+    async def _stop_stream(self, session: LiveSession) -> None:
         try:
-            if session.channels:
-                await session.control.delete_channels(list(session.channels))
-            await session.control.stop()
-        except TrickleError as exc:
+            if session.stream is not None:
+                await session.stream.stop(session.stop_reason or "stopped")
+        except Exception:  # the release must happen whatever the stream did
+            log.exception("live session %s: stopping its stream failed", session.session_id)
+
+    async def release(self, session: LiveSession) -> None:
+        """``POST {Session-Control}/stop`` until it is done (204, or 404: already gone)."""
+        delays = (*RELEASE_BACKOFF, None)
+        for attempt, delay in enumerate(delays, 1):
+            try:
+                released = await session.control.stop()
+            except ProtocolError as exc:
+                retry = delay is not None and (exc.status == 0 or exc.status >= 500)
+                if retry:
+                    log.info(
+                        "live session %s: release attempt %d failed (%s); retrying in %gs",
+                        session.session_id, attempt, exc, delay,
+                    )  # fmt: skip
+                    await asyncio.sleep(delay or 0)
+                    continue
+                await self._release_failed(session, exc, attempt)
+                return
+            except TrickleError as exc:
+                await self._release_failed(session, exc, attempt)
+                return
+            session.released = "released" if released else "already released"
+            return
+
+    async def _release_failed(self, session: LiveSession, exc: TrickleError, attempts: int) -> None:
+        message = (
+            f"releasing session {session.session_id} at the orchestrator failed after "
+            f"{attempts} attempt(s): {exc}; the orchestrator may keep its slot reserved"
+        )
+        log.error("live session %s: %s", session.session_id, message)
+        session.released = "failed"
+        self.release_failures += 1
+        self.last_error = message
+        channel = session.channels.get("events")
+        if channel is None:
+            return
+        pipeline = session.stream.status.pipeline if session.stream is not None else ""
+        event = error_event(pipeline, message, {"source": "live-runner", "attempts": attempts})
+        # a second publisher on the channel: continue at the server's write head, not at seq 0
+        writer = EventsWriter(channel.runner_url, session=session.control.http, reset=True)
+        try:
+            await asyncio.wait_for(writer.send(event), RELEASE_EVENT_TIMEOUT)
+        except Exception as err:  # the O may be down: the log line above is what is left
             log.warning(
-                "live session %s: release at the orchestrator failed: %s", session.session_id, exc
-            )
+                "live session %s: the release-failure event was not sent to %s: %s",
+                session.session_id, redact_url(channel.runner_url), type(err).__name__,
+            )  # fmt: skip
+        finally:
+            try:
+                await asyncio.wait_for(writer.close(delete=False), RELEASE_EVENT_TIMEOUT)
+            except Exception:  # best effort, as above
+                log.debug("closing the release-failure event writer failed", exc_info=True)
 
     async def _watch(self, session: LiveSession) -> None:
         stream = session.stream

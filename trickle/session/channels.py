@@ -88,7 +88,7 @@ async def run_events(session: StreamSession, url: str) -> None:
             except NET_ERRORS as exc:
                 log.warning("stream %s: event not sent: %s", session.stream_id, exc)
     finally:
-        await _close(writer.close(delete=True), "events close")
+        await _close(writer.close(delete=session.request.owns_channels), "events close")
 
 
 async def run_input(session: StreamSession, url: str) -> None:

@@ -37,6 +37,9 @@ class StartRequest:
     manifest_id: str = ""
     stream_id: str = ""
     source: str = "runner"  # runner | byoc | api | live-runner
+    # False: the channels belong to whoever closes them (the live runner's orchestrator closes
+    # a session's channels when it releases it); the stream then never DELETEs its output/events
+    owns_channels: bool = True
 
     @property
     def key(self) -> str:

@@ -9,7 +9,8 @@ Threads and tasks (each owned here, cancelled and awaited in ``_teardown``):
 Output pts = input pts; frames that would go backwards (a processor catching up after loading)
 are dropped and counted. The stream stops on input EOS / 404 / ``Lp-Trickle-Closed``, when no
 input arrives for ``input_timeout``, when the output channel disappears, or on ``stop()``; it then
-DELETEs its output and events channels.
+DELETEs its output and events channels (unless ``request.owns_channels`` is False: the live
+runner's channels are closed by the orchestrator's release).
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ class StreamSession:
         if self._encoder is not None:
             await loop.run_in_executor(None, self._encoder.close, 5.0)
         if self._out is not None:
-            await self._out.close(delete=True)
+            await self._out.close(delete=self.request.owns_channels)
         self.refresh_state()
         self.events.close(self.status.status_event(), self.stop_reason)
         if events_task is not None:
