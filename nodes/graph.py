@@ -129,6 +129,30 @@ def live_params(workflow: Workflow) -> dict[str, list[str]]:
     return found
 
 
+SEED_MAX = 0xFFFFFFFFFFFFFFFF
+
+
+def param_schema(workflow: Workflow) -> list[dict[str, Any]]:
+    """The live parameters a gateway may set, sorted by name: ``name``, ``type`` (text, float,
+    int, seed, boolean), ``default`` (the node's value) and, for numbers, ``min``/``max`` (the
+    node's own bounds, which updates are checked against). One entry per name, however many
+    nodes carry it (the first node's values)."""
+    found: list[dict[str, Any]] = []
+    for name, ids in sorted(live_params(workflow).items()):
+        node = workflow[ids[0]]
+        kind = PARAM_NODES[node["class_type"]]
+        inputs = node.get("inputs", {})
+        entry: dict[str, Any] = {"name": name, "type": kind, "default": inputs.get("value")}
+        if kind in ("float", "int"):
+            for bound in ("min", "max"):
+                if isinstance(inputs.get(bound), (int, float)) and not is_link(inputs[bound]):
+                    entry[bound] = inputs[bound]
+        elif kind == "seed":
+            entry.update(min=0, max=SEED_MAX)
+        found.append(entry)
+    return found
+
+
 def describe(workflow: Workflow) -> dict[str, Any]:
     """A short summary for events and the status API."""
     params = live_params(workflow)

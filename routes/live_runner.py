@@ -22,11 +22,13 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from aiohttp import web
 
-from ..nodes.store import WorkflowStore
+from ..nodes.graph import param_schema
+from ..nodes.store import WorkflowStore, select_workflow
 from ..trickle.errors import ValidationError
 from ..trickle.liverunner.config import LiveRunnerConfig
 from ..trickle.liverunner.guard import proxied_request_guard
@@ -63,10 +65,10 @@ class ComfyLiveRunner:
         cfg: LiveRunnerConfig,
         manager: StreamManager,
         *,
-        metadata_extra: Callable[[], dict[str, Any]] = dict,
+        describe: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.cfg = cfg
-        self.service = LiveRunnerService(cfg, manager, metadata_extra=metadata_extra)
+        self.service = LiveRunnerService(cfg, manager, describe=describe)
         self.error = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -151,13 +153,29 @@ def setup_live_runner(
         return lambda: {"enabled": False, "error": message}
     if not cfg.port:
         return lambda: {"enabled": False, "how": "set TRICKLE_LR_PORT to serve it on its own port"}
-    runner = ComfyLiveRunner(cfg, manager, metadata_extra=lambda: _metadata(store))
+    runner = ComfyLiveRunner(cfg, manager, describe=lambda: describe_live_workflow(store, cfg))
     runner.attach(app)
     return runner.status
 
 
-def _metadata(store: WorkflowStore) -> dict[str, Any]:
-    try:
-        return {"workflow": store.default_name() or "passthrough"}
-    except OSError:
-        return {}
+def describe_live_workflow(store: WorkflowStore, cfg: LiveRunnerConfig) -> dict[str, Any]:
+    """The workflow a live-runner session starts with when its start names none (the same
+    choice a stream makes: a workflow named like the model id, the default live workflow,
+    ``TRICKLE_WORKFLOW``, else passthrough), and its live parameters from its parameter nodes."""
+    workflow, source = select_workflow({}, cfg.model_id, store)
+    if source.startswith("workflow named like model_id"):
+        name = cfg.model_id
+    elif source.startswith("default live workflow"):
+        name = store.default_name() or source
+    elif source.startswith("TRICKLE_WORKFLOW="):
+        name = source.split("=", 1)[1]
+    elif source.startswith("file "):
+        name = Path(source[5:]).stem.removesuffix(".api")
+    else:
+        name = "passthrough"
+    return {
+        "workflow": name,
+        "params": param_schema(workflow),
+        # ComfyUI updates may also patch node inputs by id or switch the workflow
+        "updates": "named parameters, node-input patches, workflow switch",
+    }

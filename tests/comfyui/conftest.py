@@ -153,7 +153,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         "comfy-base",
         skip_reason="COMFYUI_PATH is not set: point it at a ComfyUI checkout prepared with "
         "scripts/setup-comfyui.sh to run the ComfyUI integration tests",
-        env={"TRICKLE_INPUT_TIMEOUT": "20"},
+        env={"TRICKLE_INPUT_TIMEOUT": "20", "TRICKLE_LR_IDLE_TIMEOUT": "2"},
         prepare=_placeholder_checkpoint,
     ) as comfy:
         yield comfy
@@ -167,5 +167,24 @@ def comfyui_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]
         "comfy-queue",
         skip_reason="COMFYUI_PATH is not set: the queue-executor tests need a ComfyUI",
         env={"TRICKLE_INPUT_TIMEOUT": "20", "TRICKLE_EXECUTOR": "queue"},
+    ) as comfy:
+        yield comfy
+
+
+@pytest.fixture(scope="session")
+def comfyui_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    """A ComfyUI serving two streams at once (also on its live-runner port); its default live
+    workflow is ``blur`` (``TRICKLE_WORKFLOW``)."""
+    with boot(
+        tmp_path_factory,
+        "comfy-two",
+        skip_reason="COMFYUI_PATH is not set: the concurrent-session tests need a ComfyUI",
+        env={
+            "TRICKLE_CAPACITY": "2",
+            "TRICKLE_LR_CAPACITY": "2",
+            "TRICKLE_LR_IDLE_TIMEOUT": "3",
+            "TRICKLE_INPUT_TIMEOUT": "20",
+            "TRICKLE_WORKFLOW": "blur",
+        },
     ) as comfy:
         yield comfy

@@ -206,7 +206,7 @@ async def test_reserve_start_stream_stop_through_comfyui(comfyui: Any, orch: Any
     assert sid not in runner.sessions
     assert not [n for n in orch.trickle.channel_names() if sid in n]
     paths = [(m, p.rsplit("/", 1)[-1], s) for m, p, s in orch.calls if p.startswith("/runner/")]
-    assert ("DELETE", "channels", 200) in paths and ("POST", "stop", 204) in paths
+    assert paths == [("POST", "channels", 200), ("POST", "stop", 204)]  # the O closes channels
     deadline = time.monotonic() + 15
     while (body := await pack_status(comfyui))["health"] != "IDLE":
         assert time.monotonic() < deadline, body["health"]

@@ -50,7 +50,7 @@ async def test_live_runner_site_routes_are_the_app_api_only(live_site: Any, raw_
     paths = sorted({r.canonical for r in app.router.resources()})
     prefix = live_site.cfg.prefix
     assert paths == sorted(
-        f"{prefix}/{name}" for name in ("health", "start", "status", "stop", "update")
+        f"{prefix}/{name}" for name in ("health", "schema", "start", "status", "stop", "update")
     )
     status, body = await raw_http(live_site.site.port, "GET", f"{prefix}/health", {})
     assert status == 200 and b'"status": "IDLE"' in body

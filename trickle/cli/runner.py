@@ -95,7 +95,7 @@ async def serve(args: argparse.Namespace, config: RunnerConfig, processor: str) 
         f'  aiModels.json: {{"pipeline": "live-video-to-video", "model_id": "{config.model_id}",'
         f' "url": "{public}"}}\n  status: {url}/trickle/status   (Ctrl-C stops)\n'
     )
-    live = await start_live_runner(args, server)
+    live = await start_live_runner(args, server, processor)
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -112,10 +112,13 @@ async def serve(args: argparse.Namespace, config: RunnerConfig, processor: str) 
         await server.close()
 
 
-async def start_live_runner(args: argparse.Namespace, server: RunnerServer) -> Any:
+async def start_live_runner(
+    args: argparse.Namespace, server: RunnerServer, processor: str = "passthrough"
+) -> Any:
     """The live-runner app on its own port, sharing the runner's StreamManager (or None)."""
     from ..liverunner.config import LiveRunnerConfig
     from ..liverunner.service import LiveRunnerService
+    from ..session.processors import processor_schema
 
     overrides = {"host": args.host}
     if args.live_runner_port is not None:
@@ -123,7 +126,8 @@ async def start_live_runner(args: argparse.Namespace, server: RunnerServer) -> A
     cfg = LiveRunnerConfig.from_env(**overrides)
     if args.live_runner_port is None and cfg.port == 0:
         return None
-    service = LiveRunnerService(cfg, server.api.manager)
+    schema = processor_schema(processor)
+    service = LiveRunnerService(cfg, server.api.manager, describe=lambda: schema)
     await service.start(port=cfg.port)
     mounted = server.app[MOUNTED_KEY]
     if mounted.pack is not None:

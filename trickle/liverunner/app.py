@@ -1,22 +1,33 @@
-"""The live-runner app API (persistent mode): ``start``, ``update``, ``status``, ``stop``, ``health``.
+"""The live-runner app API (persistent mode): ``start``, ``update``, ``status``, ``stop``,
+``health`` and ``schema``.
 
 An orchestrator reverse-proxies ``/apps/{route}/session/{sid}/app/<path>`` to ``runner_url + path``
 with the session headers (:mod:`.session_control`). This app is served on its own port only
 (:mod:`.site`), never on ComfyUI's. Replies are JSON; errors are ``{"detail": {"msg": ...}}``
 (with ``field``/``expected``/``received`` for validation errors).
 
+Session-scoped calls (``update``, ``stop``, ``status`` with a session id) must carry the
+``Livepeer-Session-Token`` the session was started with (the O derives it per session and sets it
+on every proxied request): 403 otherwise, 404 for an unknown session.
+
 - ``POST start`` — body (all optional): ``model_id``, ``params`` (object or JSON string),
   ``workflow``/``prompt`` (becomes ``params.prompt``), ``width``, ``height``, ``fps``/
-  ``max_framerate``. Opens ``in``/``out``/``events``/``control`` through the orchestrator, starts
-  the stream on the shared engine with the channels' ``internal_url`` when present, and answers
-  the **public** URLs: ``publish_url`` (client → ``in``), ``subscribe_url`` (``out`` → client),
-  ``events_url``, ``control_url`` and ``channels``. 409 when every slot is taken.
+  ``max_framerate`` (default: the configured picture). Opens ``in``/``out``/``events``/
+  ``control`` through the orchestrator, starts the stream on the shared engine with the channels'
+  ``internal_url`` when present, and answers the **public** URLs: ``publish_url`` (client →
+  ``in``), ``subscribe_url`` (``out`` → client), ``events_url``, ``control_url`` and
+  ``channels``. 409 when every slot is taken (after checking with the O that each running
+  session is still held there), and the refused session is released at the O.
 - ``POST update`` — the engine's update parser, answered synchronously: 200 with what was
-  applied, 400 naming the field, 404 without a running session.
+  applied, 400 naming the field (an unknown parameter, a value out of range), 404 without a
+  running session.
 - ``GET status`` — the session's state (no URL, no token); without session headers the runner's.
-- ``POST stop`` — stop, delete the channels, self-release; 200.
+- ``POST stop`` — stop the stream and release the session at the O (which closes its channels);
+  200 with ``released``; 404 for a session we do not have (released at the O all the same).
 - ``GET health`` — ``{"status": IDLE|LOADING|OK|ERROR}``; 503 only while warming or broken *and*
   no session runs (a static orchestrator releases sessions of an unhealthy runner).
+- ``GET schema`` — the live parameters (name, type, default, min/max), workflow, picture and
+  capacity: what a gateway needs to build a UI (public; also in the registration metadata).
 """
 
 from __future__ import annotations
@@ -46,14 +57,21 @@ from .sessions import CHANNELS, LiveSession, SessionTable
 log = logging.getLogger(__name__)
 
 SIZE_FIELDS = ("width", "height", "fps", "max_framerate")
+# update keys that are not live parameters: keepalives and lv2v-style fields every path ignores
+PROTOCOL_KEYS = frozenset({"keep", "type", "request_id", "width", "height", "fps", "max_framerate"})
 
 
 def error(status: int, msg: str, **extra: Any) -> web.Response:
     return web.json_response({"detail": {"msg": msg, **extra}}, status=status)
 
 
-def parse_start_body(body: Any, default_model: str) -> tuple[str, dict[str, Any]]:
-    """``(model_id, params)`` from a start body; raises ValidationError naming the field."""
+def parse_start_body(
+    body: Any, default_model: str, video_defaults: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``(model_id, params)`` from a start body; raises ValidationError naming the field.
+
+    ``video_defaults`` (the runner's configured ``width``/``height``/``max_framerate``) apply
+    when the body gives no size and no frame rate at all."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -68,6 +86,8 @@ def parse_start_body(body: Any, default_model: str) -> tuple[str, dict[str, Any]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValidationError(name, "a positive number", value)
             params[name] = value
+    if video_defaults and not any(k in params for k in (*SIZE_FIELDS, "max_framerate")):
+        params.update(video_defaults)
     model_id = body.get("model_id") or default_model
     if not isinstance(model_id, str) or len(model_id) > 256:
         raise ValidationError("model_id", "a string of at most 256 characters", model_id)
@@ -98,12 +118,14 @@ class LiveRunnerApp:
         warming: Callable[[], bool] = lambda: False,
         on_change: Callable[[], None] = lambda: None,
         status_extra: Callable[[], dict[str, Any]] = dict,
+        describe: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.cfg = cfg
         self.manager = manager
         self._http = http  # aiohttp.ClientSession for orchestrator callbacks (owned by the caller)
         self._warming = warming
         self._status_extra = status_extra
+        self._describe = describe
         self.sessions = SessionTable(manager, idle_timeout=cfg.idle_timeout, on_change=on_change)
         self.refused_busy = 0
 
@@ -115,6 +137,7 @@ class LiveRunnerApp:
         app.router.add_get(f"{p}/status", self.status)
         app.router.add_post(f"{p}/stop", self.stop)
         app.router.add_get(f"{p}/health", self.health)
+        app.router.add_get(f"{p}/schema", self.schema)
         return app
 
     # -- state ------------------------------------------------------------------------------
@@ -136,7 +159,9 @@ class LiveRunnerApp:
     async def start(self, request: web.Request) -> web.Response:
         try:
             headers = self._session_headers(request)
-            model_id, params = parse_start_body(await read_json(request), self.cfg.model_id)
+            model_id, params = parse_start_body(
+                await read_json(request), self.cfg.model_id, self.cfg.video_defaults()
+            )
         except ValidationError as exc:
             return error(400, str(exc), **exc.as_dict())
         sid = headers.session_id
@@ -192,6 +217,14 @@ class LiveRunnerApp:
             return error(400, str(exc), **exc.as_dict())
         if session.stream is None or session.state != "running":
             return error(404, f"no running session {sid}")
+        described = self._describe()
+        if described.get("updates") == "named parameters":  # nothing else would be applied
+            names = [p["name"] for p in described.get("params", [])]
+            unknown = sorted(k for k in params if k not in names and k not in PROTOCOL_KEYS)
+            if unknown:
+                expected = f"a live parameter name ({', '.join(names) or 'none'})"
+                return error(400, f"update refused: unknown parameter {unknown[0]!r}",
+                             field=unknown[0], expected=expected, received=params[unknown[0]])  # fmt: skip
         try:
             applied = await self.manager.update(sid, params, source="live-runner")
         except ValidationError as exc:
@@ -248,6 +281,31 @@ class LiveRunnerApp:
         return web.json_response(
             {"session_id": sid, "stopped": True, "released": ended.get("released", "")}
         )
+
+    def describe(self) -> dict[str, Any]:
+        """What a gateway needs to build a UI without reading the graph (public, no secret)."""
+        described = self._describe()
+        return {
+            "app": self.cfg.app,
+            "model_id": self.cfg.model_id,
+            "workflow": described.get("workflow", ""),
+            "params": described.get("params", []),
+            "updates": described.get("updates", ""),
+            # None: the session follows its input (a start may ask for width/height/fps)
+            "video": {
+                "width": self.cfg.width or None,
+                "height": self.cfg.height or None,
+                "fps": self.cfg.fps or None,
+            },
+            "capacity": self.cfg.capacity,
+        }
+
+    async def schema(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self.describe())
+        except Exception as exc:  # a broken workflow file must not take the route down
+            log.exception("live runner: describing the live workflow failed")
+            return error(500, f"describing the live workflow failed: {type(exc).__name__}")
 
     async def health(self, request: web.Request) -> web.Response:
         state = self.health_state()

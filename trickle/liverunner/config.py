@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from .. import __version__
 from ..envparse import convert_env
 from ..errors import ValidationError
+from ..media.resize import MAX_SIDE, MIN_SIDE
+from ..session.shape import MAX_FPS
 
 ENV_PREFIX = "TRICKLE_LR_"
 PRICE_UNITS = ("hour", "720p", "fixed")
@@ -45,6 +47,11 @@ class LiveRunnerConfig:
     gpu_id: str = ""
     gpu_name: str = ""
     gpu_vram_mb: int = 0
+    # the picture sessions get when the client's start asks for none (0 = follow the input);
+    # advertised in the metadata and GET schema
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
     idle_timeout: float = 30.0  # no input this long -> stop and self-release
     start_timeout: float = 10.0  # channel requests to the orchestrator
     verify_tls: bool = False  # certificate checks on orchestrator callbacks
@@ -80,6 +87,14 @@ class LiveRunnerConfig:
             f"at most {METADATA_MAX_BYTES} UTF-8 bytes",
             self.metadata,
         )
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            ok = value == 0 or (MIN_SIDE <= value <= MAX_SIDE and value % 2 == 0)
+            _check(
+                ok, name, f"0 (follow the input) or an even integer {MIN_SIDE}..{MAX_SIDE}", value
+            )
+        ok_fps = self.fps == 0 or 0 < self.fps <= MAX_FPS
+        _check(ok_fps, "fps", f"0 (follow the input) or a number in (0, {MAX_FPS:g}]", self.fps)
         for name in ("idle_timeout", "start_timeout", "bootstrap_max_backoff"):
             _check(getattr(self, name) > 0, name, "a number of seconds > 0", getattr(self, name))
         _check(self.gpu_vram_mb >= 0, "gpu_vram_mb", "an integer >= 0", self.gpu_vram_mb)
@@ -93,6 +108,13 @@ class LiveRunnerConfig:
     @property
     def app(self) -> str:
         return f"live-video-to-video/{self.model_id.strip()}"
+
+    def video_defaults(self) -> dict[str, Any]:
+        """Start parameters applied when a client asks for none (``width``/``height``/
+        ``max_framerate``); empty when sessions follow the input."""
+        found: dict[str, Any] = {"width": self.width, "height": self.height}
+        found["max_framerate"] = self.fps
+        return {k: v for k, v in found.items() if v}
 
     def control_host_allowed(self, host: str | None) -> bool:
         """Whether a session-control URL may point at ``host`` (callbacks carry the token)."""

@@ -36,20 +36,45 @@ def gpu(cfg: LiveRunnerConfig) -> dict[str, Any] | None:
 
 
 def metadata(cfg: LiveRunnerConfig, extra: Mapping[str, Any] | None = None) -> str:
-    """The public metadata string: the configured text, else a small JSON of public facts."""
+    """The public metadata string: the configured text, else a small JSON document of public
+    facts: pack, version, model id, the workflow, the picture (``width``/``height``/``fps``
+    when configured), the live parameters (``params``: name → ``[type, default, min, max]``)
+    and where the full schema is (``/schema`` under a session's ``app_url``). Kept within go-livepeer's 1024 bytes by dropping
+    detail in that order: parameter bounds and defaults (names stay), then the rest of
+    ``extra``; the full list is always at ``GET {prefix}/schema``."""
     if cfg.metadata:
         return cfg.metadata
     facts: dict[str, Any] = {
         "pack": "trickle-live",
         "version": cfg.version,
         "model_id": cfg.model_id,
+        "schema": "/schema",  # GET {app_url}/schema: the full parameter list
     }
-    facts.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
-    text = json.dumps(facts, separators=(",", ":"), sort_keys=True)
-    while len(text.encode()) > METADATA_MAX_BYTES and len(facts) > 3:
-        facts.popitem()
-        text = json.dumps(facts, separators=(",", ":"), sort_keys=True)
-    return text
+    for key, value in (("width", cfg.width), ("height", cfg.height), ("fps", cfg.fps)):
+        if value:
+            facts[key] = int(value) if float(value).is_integer() else value
+    rest = {k: v for k, v in (extra or {}).items() if v not in (None, "") and k != "params"}
+    params = list((extra or {}).get("params") or [])
+    full = {
+        p["name"]: [p.get("type"), p.get("default"), p.get("min"), p.get("max")] for p in params
+    }
+    for shown_params in (full, sorted(full)):
+        candidate = {**facts, **rest}
+        if shown_params:
+            candidate["params"] = shown_params
+        text = _compact(candidate)
+        if len(text.encode()) <= METADATA_MAX_BYTES:
+            return text
+    while rest:
+        rest.popitem()
+        text = _compact({**facts, **rest})
+        if len(text.encode()) <= METADATA_MAX_BYTES:
+            return text
+    return _compact(facts)
+
+
+def _compact(facts: Mapping[str, Any]) -> str:
+    return json.dumps(facts, separators=(",", ":"), sort_keys=True, allow_nan=False, default=str)
 
 
 def _common(

@@ -40,12 +40,14 @@ class LiveRunnerService:
         *,
         warming: Callable[[], bool] = lambda: False,
         metadata_extra: Callable[[], dict[str, Any]] = dict,
+        describe: Callable[[], dict[str, Any]] = dict,
         reader_factory: ReaderFactory | None = None,
     ) -> None:
         self.cfg = cfg
         self.manager = manager
         self._warming = warming
-        self._metadata_extra = metadata_extra
+        self._extra = metadata_extra
+        self._describe = describe
         self._reader_factory = reader_factory
         self.http: aiohttp.ClientSession | None = None
         self.app: LiveRunnerApp | None = None
@@ -68,6 +70,7 @@ class LiveRunnerService:
             warming=self._warming,
             on_change=self._sessions_changed,
             status_extra=self._status_extra,
+            describe=self._describe,
         )
         site = LiveRunnerSite(
             self.app.make_app(), self.cfg.host, self.cfg.port if port is None else port
@@ -128,6 +131,21 @@ class LiveRunnerService:
     def registration(self) -> dict[str, Any]:
         """The static ``runners.json`` entry and ``/registerLiveRunners`` command for this runner."""
         return registration_info(self.cfg, self.runner_url, self._metadata_extra())
+
+    def _metadata_extra(self) -> dict[str, Any]:
+        """Public facts for the registration metadata: the caller's, plus the live workflow's
+        name and parameters (what ``GET schema`` shows in full)."""
+        extra = dict(self._extra())
+        try:
+            described = self._describe()
+        except Exception:  # a broken workflow must not stop registration; schema says why
+            log.exception("live runner: describing the live workflow failed")
+            return extra
+        if described.get("workflow"):
+            extra.setdefault("workflow", described["workflow"])
+        if described.get("params"):
+            extra["params"] = described["params"]
+        return extra
 
     # -- callbacks ------------------------------------------------------------------------------
 

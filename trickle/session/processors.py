@@ -42,7 +42,8 @@ class ThreadedProcessor:
     """Runs ``transform`` on every frame on a worker thread; subclasses define the transform."""
 
     name = "threaded"
-    accepted: tuple[str, ...] = ()  # update keys the processor applies
+    # the live parameters it takes, as advertised to gateways (name, type, default, min, max)
+    params: tuple[dict[str, Any], ...] = ()
 
     def __init__(self) -> None:
         self._state = ProcessorState.LOADING
@@ -139,7 +140,10 @@ class InvertProcessor(ThreadedProcessor):
     ``{"delay_ms": 0..1000}`` (extra time per frame, to simulate a slow model)."""
 
     name = "invert"
-    accepted = ("strength", "delay_ms")
+    params: tuple[dict[str, Any], ...] = (
+        {"name": "delay_ms", "type": "float", "default": 0.0, "min": 0.0, "max": 1000.0},
+        {"name": "strength", "type": "float", "default": 1.0, "min": 0.0, "max": 1.0},
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,8 +152,9 @@ class InvertProcessor(ThreadedProcessor):
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         applied: dict[str, Any] = {}
-        for name, high in (("strength", 1.0), ("delay_ms", 1000.0)):
-            value = _number(params, name, 0.0, high)
+        for spec in self.params:
+            name = spec["name"]
+            value = _number(params, name, spec["min"], spec["max"])
             if value is not None:
                 applied[name] = value
         return applied
@@ -169,10 +174,23 @@ class InvertProcessor(ThreadedProcessor):
         return mixed.astype(np.uint8)
 
 
-PROCESSORS: dict[str, Callable[[], ThreadedProcessor]] = {
+PROCESSORS: dict[str, type[ThreadedProcessor]] = {
     "passthrough": PassthroughProcessor,
     "invert": InvertProcessor,
 }
+
+
+def processor_schema(name: str) -> dict[str, Any]:
+    """What a gateway needs to build a UI for processor ``name``: its live parameters."""
+    try:
+        cls = PROCESSORS[name]
+    except KeyError:
+        raise ValidationError("processor", "|".join(PROCESSORS), name) from None
+    return {
+        "workflow": name,
+        "params": [dict(p) for p in cls.params],
+        "updates": "named parameters",  # nothing else is applied: other keys are refused
+    }
 
 
 def processor_factory(name: str) -> Callable[[StartRequest], FrameProcessor]:
