@@ -188,3 +188,15 @@ def comfyui_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         },
     ) as comfy:
         yield comfy
+
+
+@pytest.fixture
+def comfyui_fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    """A ComfyUI of its own for one test (e.g. one that stops it with a signal)."""
+    with boot(
+        tmp_path_factory,
+        "comfy-fresh",
+        skip_reason="COMFYUI_PATH is not set: this test stops a real ComfyUI",
+        env={"TRICKLE_INPUT_TIMEOUT": "20"},
+    ) as comfy:
+        yield comfy

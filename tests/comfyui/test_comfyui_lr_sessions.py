@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 from trickle_live.trickle.media.testclip import make_test_clip, split_segments
+from trickle_live.trickle.protocol.publisher import TricklePublisher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
 from lr_emulator import OrchestratorEmulator  # noqa: E402
@@ -136,3 +138,25 @@ async def test_two_sessions_two_workflows_no_cross_talk(comfyui_two: Any, orch: 
         for r in (a, b):
             assert (await call(http, "POST", r["app_url"] + "/stop"))[0] == 200
     assert orch.leaked() == []
+
+
+async def test_sigterm_releases_the_running_session(comfyui_fresh: Any, orch: Any) -> None:
+    """ComfyUI stopped by SIGTERM with a session streaming: the pack releases it at the O (and
+    the process still ends by the signal). Failed on a7eb603: the session stayed reserved."""
+    comfy = comfyui_fresh
+    orch.register_static("sig", f"http://127.0.0.1:{comfy.lr_port}{PREFIX}")
+    data = clip_segments()
+    async with ClientSession() as http:
+        reservation = await (await http.post(f"{orch.url}/apps/sig/session")).json()
+        status, reply = await call(http, "POST", reservation["app_url"] + "/start", {})
+        assert status == 200, reply
+        pub = TricklePublisher(reply["publish_url"])
+        for segment in data[:4]:
+            await pub.write_segment(segment)
+        assert orch.leaked() == [reservation["session_id"]]
+        comfy.process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(comfy.process.wait, 30)
+        await pub.close(delete=False)
+    assert code == -signal.SIGTERM  # ended by the signal, as before the pack
+    assert orch.leaked() == []
+    assert "released" in comfy.log() or orch.runners["sig"].released == 1

@@ -321,3 +321,34 @@ async def test_cli_runner_serves_fifty_sessions_back_to_back(orch: Any, segments
         print(log_tail)
     assert proc.returncode == 0
     assert_nothing_leaked(orch, orch.runners["cli"], 50)
+
+
+async def test_cli_runner_sigterm_releases_the_running_session(orch: Any, segments: Any) -> None:
+    """SIGTERM to ``python -m trickle runner`` with a session streaming: released at the O
+    before the process exits (0). Failed on a7eb603 (the release was never sent)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
+        "--live-runner-port", "0", cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    runner_url = ""
+    async with asyncio.timeout(30):
+        while not runner_url:
+            line = (await proc.stdout.readline()).decode()
+            assert line, "the runner exited before printing its live-runner URL"
+            if line.strip().startswith("live runner:"):
+                runner_url = line.split()[2]
+    orch.register_static("cli", runner_url)
+    async with ClientSession() as http:
+        reservation = await (await http.post(f"{orch.url}/apps/cli/session")).json()
+        status, reply = await call(http, "POST", reservation["app_url"] + "/start", {})
+        assert status == 200, reply
+        pub = TricklePublisher(reply["publish_url"])
+        for data in segments(4, frames=15):
+            await pub.write_segment(data)
+        assert orch.leaked() == [reservation["session_id"]]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await pub.close(delete=False)
+    assert orch.leaked() == [] and orch.runners["cli"].released == 1
