@@ -16,6 +16,7 @@ import aiohttp
 from ..errors import ChannelClosed, ChannelNotFound, TrickleError, ValidationError
 from ..protocol.json_channels import ControlReader, EventsWriter
 from ..protocol.subscriber import TrickleSubscriber
+from ..timeouts import with_timeout
 
 if TYPE_CHECKING:
     from .session import StreamSession
@@ -73,7 +74,7 @@ async def run_events(session: StreamSession, url: str) -> None:
         while True:
             try:
                 wait = max(0.0, next_status - time.monotonic())
-                event = await asyncio.wait_for(session.events.queue.get(), wait)
+                event = await with_timeout(session.events.queue.get(), wait)
             except asyncio.TimeoutError:
                 session.refresh_state()
                 event = session.status.status_event()

@@ -23,6 +23,7 @@ from ..media.frame_queue import FrameQueue
 from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
 from ..redaction import redact_channel_url
+from ..timeouts import wait_done
 from .stats import StreamStats
 from .tasks import cancel_and_wait
 
@@ -88,13 +89,16 @@ class OutputChannel:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"publish {self.shown}")
 
+    @property
+    def running(self) -> bool:
+        """The publishing task has not ended."""
+        return self._task is not None and not self._task.done()
+
     async def close(self, delete: bool = True, timeout: float = 5.0) -> None:
         """Publish what is queued (bounded by ``timeout``), then close (and DELETE) the channel."""
         self._queue.put_nowait(None)
         if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except asyncio.TimeoutError:
+            if not await wait_done(self._task, timeout):
                 log.warning(
                     "output %s: pending segments not published within %.1fs", self.shown, timeout
                 )

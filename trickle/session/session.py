@@ -31,6 +31,7 @@ from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
 from ..media.resize import FrameShaper
 from ..protocol.http import make_client_session
+from ..timeouts import wait_done
 from . import channels
 from .events import (
     TRACE_FIRST_INGEST,
@@ -54,6 +55,7 @@ INPUT_QUEUE = 12  # frames; a memory bound only: input frames are dropped by age
 INPUT_MAX_AGE = 0.1  # s: a frame that waited longer, with a newer one behind it, is dropped
 OUTPUT_QUEUE, OUTPUT_MAX_AGE = 12, 0.1  # the same policy for processed frames before the encoder
 DRAIN_S = 2.0
+STOP_WAIT_S = 0.9  # a stop call waits this long for every task and thread of the stream to end
 STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
 
 
@@ -74,6 +76,7 @@ class StreamSession:
         self.status = StatusReporter(request.model_id or config.model_id, self.stats)
         self.status.set_params(request.params)
         self.stop_reason: str | None = None
+        self.stop_requested_at: float | None = None  # monotonic time of the first stop request
         self.control_ended = False
         self.infos: list[dict[str, Any]] = []  # the last info reports (status API)
         self._on_done = on_done
@@ -107,17 +110,34 @@ class StreamSession:
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+            self.stop_requested_at = time.monotonic()
             log.info("stream %s stopping: %s", self.stream_id, reason)
         self._stop.set()
 
-    async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> None:
+    async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> bool:
+        """Ask the stream to stop and wait up to ``timeout`` s for it to end; True when every
+        task and thread of the stream has ended (``alive()`` is empty), False when some still
+        run (they go on ending in the background)."""
         self.request_stop(reason)
         if self._task is not None:
-            await asyncio.wait({self._task}, timeout=timeout)
+            await wait_done(self._task, timeout)
+        return not self.alive()
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def alive(self) -> list[str]:
+        """The names of this stream's tasks and threads that have not ended yet (empty: ended)."""
+        tasks = [self._task, *self._tasks]
+        names = [t.get_name() for t in tasks if t is not None and not t.done()]
+        if self._out is not None and self._out.running:
+            names.append(f"output {self.stream_id}")
+        if self.decoder.running:
+            names.append(f"decoder {self.stream_id}")
+        if self._encoder is not None and self._encoder.running:
+            names.append(self._encoder.name)
+        return names
 
     @property
     def stopping(self) -> bool:
