@@ -122,7 +122,14 @@ class LiveRunnerApp:
         a non-ready runner's proxied calls and callbacks are refused by the orchestrator)."""
         if len(self.sessions):
             return "ready"
-        return "loading" if self.health_state() in ("LOADING", "ERROR") else "ready"
+        if self._warming():
+            return "loading"
+        # a failed last stream (/health ERROR until the next start) must not refuse that start
+        return (
+            "loading"
+            if self.manager.health(last_failure=False) in ("LOADING", "ERROR")
+            else "ready"
+        )
 
     # -- handlers ---------------------------------------------------------------------------
 

@@ -138,7 +138,15 @@ async def run_input(session: StreamSession, url: str) -> None:
 
 async def run_control(session: StreamSession, url: str) -> None:
     """Apply each control message as a parameter update (keepalives are skipped by the reader)."""
-    reader = ControlReader(url, session=session.http, verify_tls=session.config.verify_tls)
+
+    def malformed(seq: int, why: str) -> None:
+        session.report_error(
+            f"control message skipped: {why}", {"source": "control", "segment": seq}
+        )
+
+    reader = ControlReader(
+        url, session=session.http, verify_tls=session.config.verify_tls, on_malformed=malformed
+    )
     try:
         async for message in reader:
             if _LOGGING_RESET_KEYS <= set(message):

@@ -79,6 +79,7 @@ class StreamManager:
         self.started = 0
         self.preempted = 0
         self.last_error: str | None = None
+        self.failure: str | None = None  # the last stream failed (cleared by the next start)
         self.history: list[dict[str, Any]] = []  # the last few finished streams
 
     # --- queries ------------------------------------------------------------------------------
@@ -125,10 +126,11 @@ class StreamManager:
     def list(self) -> list[dict[str, Any]]:
         return [s.snapshot() for s in self._sessions.values()]
 
-    def health(self) -> str:
+    def health(self, *, last_failure: bool = True) -> str:
         """``IDLE`` / ``LOADING`` / ``OK`` / ``ERROR`` (ai-runner's /health values); ERROR too
-        while a stopped stream has not ended (``stuck``)."""
-        if self.stuck():
+        while a stopped stream has not ended (``stuck``) and, with ``last_failure``, after a
+        stream whose pipeline failed until the next stream starts (``failure``)."""
+        if self.stuck() or (last_failure and self.failure is not None):
             return "ERROR"
         active = self.active()
         if not active:
@@ -166,6 +168,7 @@ class StreamManager:
                 self._stop_later(session, f"pre-empted by stream {request.key}")
         processor = self.processor_factory(request)
         session = self._session_factory(request, processor, self.config, on_done=self._finished)
+        self.failure = None
         self._sessions[request.key] = session
         session.start()
         self.started += 1
@@ -217,4 +220,6 @@ class StreamManager:
             self._lingering.append(session)  # a thread outlived the teardown's bounded joins
         if session.stats.last_error:
             self.last_error = session.stats.last_error
+        if session.failure is not None:
+            self.failure = self.last_error = f"stream {session.stream_id}: {session.failure}"
         self.history = [*self.history[-9:], session.snapshot()]

@@ -77,6 +77,7 @@ class StreamSession:
         self.status.set_params(request.params)
         self.stop_reason: str | None = None
         self.stop_requested_at: float | None = None  # monotonic time of the first stop request
+        self.failure: str | None = None  # why a part of the pipeline failed and stopped the stream
         self.control_ended = False
         self.infos: list[dict[str, Any]] = []  # the last info reports (status API)
         self._on_done = on_done
@@ -93,7 +94,8 @@ class StreamSession:
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
         self.decoder = StreamDecoder(
             self._on_video, self._on_audio, max_fps=self.shape.max_fps,
-            on_error=self._on_decode_error,
+            on_error=self._on_decode_error, on_failed=lambda m: self.fail("decoder", m),
+            name=f"decoder-{self.stream_id}",
         )  # fmt: skip
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
@@ -171,6 +173,7 @@ class StreamSession:
             "stale": self.is_stale(),
             "stopping": self.stopping,
             "stop_reason": self.stop_reason,
+            "failure": self.failure,  # what failed and stopped the stream (None: nothing)
             "shape": self.shape.as_dict(),  # requested width/height/max_framerate (None: input's)
             "fps_capped": self.decoder.stats.dropped_fps,  # input frames over max_framerate
             "info": self.infos[-3:],
@@ -203,14 +206,49 @@ class StreamSession:
                 encoder = self._encoder = StreamEncoder(
                     self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}",
                     queue_size=OUTPUT_QUEUE, max_age=OUTPUT_MAX_AGE,
+                    on_error=lambda m: self.report_error(m, {"source": "encoder"}),
+                    on_failed=self._encoder_failed,
                 )  # fmt: skip
                 encoder.start()
-        if encoder is not None:
-            encoder.put_video(frame)
+        if encoder is not None and not encoder.put_video(frame):
+            return  # the encoder has failed or is closing: this frame never goes out
         self.stats.frame_out(frame.received_at, passthrough)
 
     def _on_decode_error(self, message: str) -> None:
         self.report_error(f"input: {message}", {"source": "decoder"})
+
+    def fail(self, source: str, message: str, detail: dict[str, Any] | None = None) -> None:
+        """Any thread: a part of the pipeline (``source``: decoder, worker, encoder, publisher)
+        failed and cannot go on. Logged, an ``error`` event, ``failure`` and ``last_error`` in
+        the status, and the stream stops (the runner's /health is ERROR until the next start)."""
+        first = self.failure is None
+        if first:
+            self.failure = message
+            log.error("stream %s: %s failed: %s", self.stream_id, source, message)
+        self.report_error(message, {**(detail or {}), "source": source})
+        if first:
+            self._call_on_loop(self.request_stop, f"failed: {message}")
+
+    def _encoder_failed(self, message: str) -> None:
+        """Encode thread: the frames it had taken and will never encode are not out."""
+        if self._encoder is not None:
+            self.stats.frames_lost(self._encoder.lost)
+        self.fail("encoder", message)
+
+    def _call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback`` on the stream's loop: at once from the loop, else soon (threadsafe)."""
+        loop = self._loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is None or current is loop:
+            callback(*args)
+            return
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # loop closed: the stream is gone
+            pass
 
     def report_error(self, message: str, detail: dict[str, Any]) -> None:
         self.stats.error(message)
@@ -229,8 +267,7 @@ class StreamSession:
             await self._stop.wait()
         except Exception as exc:  # task boundary: a broken setup stops the stream, reported
             log.exception("stream %s failed", self.stream_id)
-            self.request_stop(f"failed: {exc}")
-            self.report_error(f"stream failed: {exc}", {"source": "session"})
+            self.fail("session", f"stream failed: {exc}")
         finally:
             await self._teardown()
             if self._on_done is not None:
@@ -247,6 +284,7 @@ class StreamSession:
             self._out = OutputChannel(
                 req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
                 on_first_segment=self._first_output, on_gone=self._output_gone,
+                on_failed=lambda m: self.fail("publisher", m),
             )  # fmt: skip
             self._out.start()
         self.decoder.start()
@@ -256,6 +294,7 @@ class StreamSession:
         io = FrameIO(
             self.stream_id, self._input, self._output, dict(req.params),
             report_error=self.report_error, report_info=self._report_info,
+            fail=lambda message, detail: self.fail("worker", message, detail),
         )  # fmt: skip
         await self.processor.start(io)
         if req.control_url:
