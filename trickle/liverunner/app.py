@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..errors import TrickleError, ValidationError
+from ..logtext import printable
 from ..session.manager import CapacityError, StreamManager
 from ..session.request import parse_params, parse_start_request
 from .config import LiveRunnerConfig
@@ -168,7 +169,7 @@ class LiveRunnerApp:
             await self.sessions.end(sid, f"start failed: {exc}")
             return error(502, f"opening channels at the orchestrator failed: {exc}")
         self.sessions.running(session, stream)
-        log.info("live session %s started (model %s)", sid, model_id)
+        log.info("live session %s started (model %s)", printable(sid), printable(model_id))
         return web.json_response(self._start_reply(session, model_id))
 
     async def update(self, request: web.Request) -> web.Response:
@@ -218,7 +219,7 @@ class LiveRunnerApp:
             headers = self._session_headers(request)
             await SessionControl(headers, self._http, timeout=self.cfg.start_timeout).stop()
         except (ValidationError, TrickleError) as exc:
-            log.info("stop for unknown session %s: %s", sid, exc)
+            log.info("stop for unknown session %s: %s", printable(sid), exc)
         return web.json_response({"session_id": sid, "stopped": False})
 
     async def health(self, request: web.Request) -> web.Response:

@@ -84,10 +84,10 @@ async def run_events(session: StreamSession, url: str) -> None:
             try:
                 await writer.send(event)
             except (ChannelNotFound, ChannelClosed) as exc:
-                log.info("stream %s: events channel gone: %s", session.stream_id, exc)
+                log.info("stream %s: events channel gone: %s", session.shown, exc)
                 return
             except NET_ERRORS as exc:
-                log.warning("stream %s: event not sent: %s", session.stream_id, exc)
+                log.warning("stream %s: event not sent: %s", session.shown, exc)
     finally:
         await _close(writer.close(delete=True), "events close")
 
@@ -156,11 +156,11 @@ async def run_control(session: StreamSession, url: str) -> None:
             except ValidationError:
                 pass  # reported as an error event by update()
             except Exception as exc:  # task boundary: a processor bug must not end the stream
-                log.exception("stream %s: update failed", session.stream_id)
+                log.exception("stream %s: update failed", session.shown)
                 session.report_error(f"parameter update failed: {exc}", {"source": "control"})
-        log.info("stream %s: control channel ended", session.stream_id)
+        log.info("stream %s: control channel ended", session.shown)
     except NET_ERRORS as exc:
-        log.info("stream %s: control channel failed: %s", session.stream_id, exc)
+        log.info("stream %s: control channel failed: %s", session.shown, exc)
     finally:
         session.control_ended = True
         await _close(reader.close(), "control close")

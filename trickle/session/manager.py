@@ -17,6 +17,7 @@ from typing import Any
 
 from ..config import RunnerConfig
 from ..errors import TrickleError
+from ..logtext import printable
 from .processor import FrameProcessor, ProcessorState
 from .request import StartRequest
 from .session import STOP_WAIT_S, StreamSession
@@ -108,7 +109,7 @@ class StreamManager:
                 self.last_error = f"stream {session.stream_id} did not stop: still running " + (
                     ", ".join(session.alive())
                 )
-                log.error("%s", self.last_error)
+                log.error("%s", printable(self.last_error))
         self._told = [s for s in self._told if s in found]
         return found
 
@@ -172,7 +173,8 @@ class StreamManager:
         self._sessions[request.key] = session
         session.start()
         self.started += 1
-        log.info("stream %s started (%s, model %s)", request.key, request.source, request.model_id)
+        log.info("stream %s started (%s, model %s)", session.shown, request.source,
+                 printable(request.model_id))  # fmt: skip
         return session
 
     async def stop(
@@ -190,7 +192,7 @@ class StreamManager:
         running = () if ended else tuple(session.alive())
         if running:
             self._overdue.append(session)
-            log.warning("stream %s still stopping after %.1fs: %s", session.stream_id, timeout,
+            log.warning("stream %s still stopping after %.1fs: %s", session.shown, timeout,
                         ", ".join(running))  # fmt: skip
         return StopResult(session.stream_id, found=True, stopped=not running, running=running)
 

@@ -25,6 +25,7 @@ import aiohttp
 
 from ..config import RunnerConfig
 from ..errors import ValidationError
+from ..logtext import printable
 from ..media.decoder import StreamDecoder
 from ..media.encoder import StreamEncoder
 from ..media.frame_queue import FrameQueue
@@ -70,6 +71,7 @@ class StreamSession:
     ) -> None:
         self.request = request
         self.stream_id = request.key
+        self.shown = printable(self.stream_id)  # for logs and task names: the caller chose the id
         self.processor = processor
         self.config = config
         self.stats = StreamStats()
@@ -95,7 +97,7 @@ class StreamSession:
         self.decoder = StreamDecoder(
             self._on_video, self._on_audio, max_fps=self.shape.max_fps,
             on_error=self._on_decode_error, on_failed=lambda m: self.fail("decoder", m),
-            name=f"decoder-{self.stream_id}",
+            name=f"decoder-{self.shown}",
         )  # fmt: skip
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
@@ -107,13 +109,13 @@ class StreamSession:
         """Begin connecting in the background; returns at once (the HTTP reply must not wait)."""
         self._loop = asyncio.get_running_loop()
         self.events.put(trace_event(TRACE_REQUEST, self.stream_id))
-        self._task = asyncio.create_task(self._run(), name=f"stream {self.stream_id}")
+        self._task = asyncio.create_task(self._run(), name=f"stream {self.shown}")
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_requested_at = time.monotonic()
-            log.info("stream %s stopping: %s", self.stream_id, reason)
+            log.info("stream %s stopping: %s", self.shown, printable(reason))
         self._stop.set()
 
     async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> bool:
@@ -134,9 +136,9 @@ class StreamSession:
         tasks = [self._task, *self._tasks]
         names = [t.get_name() for t in tasks if t is not None and not t.done()]
         if self._out is not None and self._out.running:
-            names.append(f"output {self.stream_id}")
+            names.append(f"output {self.shown}")
         if self.decoder.running:
-            names.append(f"decoder {self.stream_id}")
+            names.append(f"decoder {self.shown}")
         if self._encoder is not None and self._encoder.running:
             names.append(self._encoder.name)
         return names
@@ -204,7 +206,7 @@ class StreamSession:
             encoder = self._encoder
             if encoder is None and self._out is not None:
                 encoder = self._encoder = StreamEncoder(
-                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}",
+                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.shown}",
                     queue_size=OUTPUT_QUEUE, max_age=OUTPUT_MAX_AGE,
                     on_error=lambda m: self.report_error(m, {"source": "encoder"}),
                     on_failed=self._encoder_failed,
@@ -224,7 +226,7 @@ class StreamSession:
         first = self.failure is None
         if first:
             self.failure = message
-            log.error("stream %s: %s failed: %s", self.stream_id, source, message)
+            log.error("stream %s: %s failed: %s", self.shown, source, printable(message))
         self.report_error(message, {**(detail or {}), "source": source})
         if first:
             self._call_on_loop(self.request_stop, f"failed: {message}")
@@ -256,7 +258,7 @@ class StreamSession:
 
     def _report_info(self, message: str, detail: dict[str, Any]) -> None:
         """Any thread: logged and published as an ``info`` event."""
-        log.info("stream %s: %s %s", self.stream_id, message, detail)
+        log.info("stream %s: %s %s", self.shown, printable(message), printable(detail))
         self.infos = [*self.infos[-9:], {"message": message, **detail}]
         self.events.put_threadsafe(self._loop, info_event(self.status.pipeline, message, detail))
 
@@ -266,7 +268,7 @@ class StreamSession:
             await self._setup()
             await self._stop.wait()
         except Exception as exc:  # task boundary: a broken setup stops the stream, reported
-            log.exception("stream %s failed", self.stream_id)
+            log.exception("stream %s failed", self.shown)
             self.fail("session", f"stream failed: {exc}")
         finally:
             await self._teardown()
@@ -301,7 +303,7 @@ class StreamSession:
             self._spawn(channels.run_control(self, req.control_url), "control")
 
     def _spawn(self, coro: Any, what: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.stream_id}"))
+        self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.shown}"))
 
     def _first_output(self) -> None:
         self.events.put(trace_event(TRACE_FIRST_OUTPUT, self.stream_id))
@@ -372,7 +374,7 @@ class StreamSession:
             await cancel_and_wait([events_task])
         if self.http is not None:
             await self.http.close()
-        log.info("stream %s stopped (%s)", self.stream_id, self.stop_reason)
+        log.info("stream %s stopped (%s)", self.shown, printable(self.stop_reason))
 
 
 def _shape_of(request: StartRequest) -> StreamShape:
@@ -381,7 +383,9 @@ def _shape_of(request: StartRequest) -> StreamShape:
     try:
         return parse_shape(request.params)
     except ValidationError as exc:
-        log.warning("stream %s: start parameters ignored: %s", request.key, exc)
+        log.warning(
+            "stream %s: start parameters ignored: %s", printable(request.key), printable(exc)
+        )
         return StreamShape()
 
 
