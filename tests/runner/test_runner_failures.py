@@ -18,6 +18,7 @@ from runner_streamkit import clip, events_of, idle, open_stream, wait_for
 from trickle_live.trickle.media import decoder as decoder_module
 from trickle_live.trickle.media import encoder as encoder_module
 from trickle_live.trickle.protocol.publisher import TricklePublisher
+from trickle_live.trickle.session import manager as manager_module
 from trickle_live.trickle.session import output as output_module
 from trickle_live.trickle.session.processors import PassthroughProcessor
 
@@ -181,4 +182,26 @@ async def test_malformed_control_messages_are_error_events(
     finally:
         orchestrator.close_channels(channels)
         await wait_for(lambda: idle(runner), 5)
+        await gateway.close()
+
+
+async def test_error_after_a_failure_ends_by_itself_when_no_stream_comes(
+    monkeypatch: pytest.MonkeyPatch, make_runner: Any, orchestrator: Any
+) -> None:
+    """An orchestrator starting while /health says ERROR aborts the node: the ERROR a failed
+    stream leaves lasts until the next start, at most ``FAILURE_HOLD_S``; ``last_error`` stays."""
+    monkeypatch.setattr(manager_module, "FAILURE_HOLD_S", 0.5)
+    break_encoder(monkeypatch)
+    runner = await make_runner()
+    manager = runner.api.manager
+    gateway, channels, status, _, _ = await open_stream(orchestrator, runner.url)
+    try:
+        assert status == 200
+        await gateway.publish(clip(1.0), realtime=False)
+        await wait_for(lambda: manager.list() == [] and manager.history, 5)
+        assert manager.health() == "ERROR"
+        await wait_for(lambda: manager.health() == "IDLE", 2)
+        assert "add_mux_stream" in manager.last_error
+    finally:
+        orchestrator.close_channels(channels)
         await gateway.close()

@@ -25,6 +25,10 @@ from .session import STOP_WAIT_S, StreamSession
 log = logging.getLogger(__name__)
 
 STUCK_S = 5.0  # a stream still not ended this long after its stop: ERROR, and it keeps its slot
+# After a stream whose pipeline failed, /health is ERROR until the next start, at most this long:
+# an orchestrator starting while /health says ERROR aborts the whole node (runner contract §3.2),
+# so a runner must not stay in ERROR for good when no stream comes.
+FAILURE_HOLD_S = 60.0
 
 ProcessorFactory = Callable[[StartRequest], FrameProcessor]
 SessionFactory = Callable[..., StreamSession]
@@ -81,6 +85,7 @@ class StreamManager:
         self.preempted = 0
         self.last_error: str | None = None
         self.failure: str | None = None  # the last stream failed (cleared by the next start)
+        self.failure_at = 0.0  # monotonic time of that failure
         self.history: list[dict[str, Any]] = []  # the last few finished streams
 
     # --- queries ------------------------------------------------------------------------------
@@ -130,9 +135,13 @@ class StreamManager:
     def health(self, *, last_failure: bool = True) -> str:
         """``IDLE`` / ``LOADING`` / ``OK`` / ``ERROR`` (ai-runner's /health values); ERROR too
         while a stopped stream has not ended (``stuck``) and, with ``last_failure``, after a
-        stream whose pipeline failed until the next stream starts (``failure``)."""
-        if self.stuck() or (last_failure and self.failure is not None):
+        stream whose pipeline failed until the next stream starts (``failure``; at most
+        ``FAILURE_HOLD_S``)."""
+        if self.stuck():
             return "ERROR"
+        if last_failure and self.failure is not None:
+            if time.monotonic() - self.failure_at < FAILURE_HOLD_S:
+                return "ERROR"
         active = self.active()
         if not active:
             return "IDLE"
@@ -224,4 +233,5 @@ class StreamManager:
             self.last_error = session.stats.last_error
         if session.failure is not None:
             self.failure = self.last_error = f"stream {session.stream_id}: {session.failure}"
+            self.failure_at = time.monotonic()
         self.history = [*self.history[-9:], session.snapshot()]
