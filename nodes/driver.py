@@ -24,6 +24,7 @@ from typing import Any
 from ..trickle.errors import ValidationError
 from ..trickle.logtext import printable
 from ..trickle.session.processor import FrameIO, ProcessorState
+from ..trickle.timeouts import with_timeout
 from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import ComfyHost, PromptResult
@@ -256,7 +257,7 @@ class ComfyProcessor:
             return
         while not binding.stopped.is_set() and not binding.ended.is_set():  # the lease runs them
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.5)
+                await with_timeout(self._wake.wait(), 0.5)
             self._wake.clear()
 
     def _settle(self, ticket: Ticket, result: PromptResult) -> None:
@@ -318,7 +319,7 @@ class ComfyProcessor:
 
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate, then apply between two frames: prompts queued from now on use the result."""
-        await asyncio.wait_for(self._loaded.wait(), timeout=60)
+        await with_timeout(self._loaded.wait(), 60)
         if self._host is None or self._io is None or not self._workflow:
             raise ValidationError("stream", "a stream whose workflow is loaded", self._state.value)
         async with self._update_lock:
