@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..trickle.errors import ValidationError
+from ..trickle.logtext import printable
 from ..trickle.session.processor import FrameIO, ProcessorState
+from ..trickle.timeouts import with_timeout
 from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import ComfyHost, PromptResult
@@ -133,7 +135,7 @@ class ComfyProcessor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # task boundary: the stream goes on, the failure is reported
-            log.exception("ComfyUI driver of stream %s failed", self._stream_id)
+            log.exception("ComfyUI driver of stream %s failed", printable(self._stream_id))
             self._fail(f"driver failed: {exc}", {"exception": type(exc).__name__})
         finally:
             self._loaded.set()
@@ -208,10 +210,10 @@ class ComfyProcessor:
                 ahead=self.ahead, name=self._stream_id,
             )  # fmt: skip
         self.executor = "private" if self._runner is not None else "queue"
-        log.info("stream %s: executor %s", self._stream_id, self.executor)
+        log.info("stream %s: executor %s", printable(self._stream_id), self.executor)
 
     def _io_info(self, message: str, reason: str | None) -> None:
-        log.warning("stream %s: %s (%s)", self._stream_id, message, reason)
+        log.warning("stream %s: %s (%s)", printable(self._stream_id), message, reason)
         if self._io is not None:
             self._io.report_info(message, {"reason": reason})
 
@@ -231,7 +233,11 @@ class ComfyProcessor:
             error = "no answer" if result is None else result.error
             self._fail(f"warm-up failed: {error}", {} if result is None else result.detail)
         else:
-            log.info("stream %s: warm-up took %.2fs", self._stream_id, time.monotonic() - began)
+            log.info(
+                "stream %s: warm-up took %.2fs",
+                printable(self._stream_id),
+                time.monotonic() - began,
+            )
 
     async def _set_workflow(self, workflow: Workflow) -> list[str]:
         assert self._host is not None
@@ -251,7 +257,7 @@ class ComfyProcessor:
             return
         while not binding.stopped.is_set() and not binding.ended.is_set():  # the lease runs them
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.5)
+                await with_timeout(self._wake.wait(), 0.5)
             self._wake.clear()
 
     def _settle(self, ticket: Ticket, result: PromptResult) -> None:
@@ -305,7 +311,7 @@ class ComfyProcessor:
         if now - self._last_report.get(message, -1e9) < ERROR_REPORT_INTERVAL:
             return
         self._last_report[message] = now
-        log.warning("stream %s: %s", self._stream_id, message)
+        log.warning("stream %s: %s", printable(self._stream_id), message)
         if self._io is not None:
             self._io.report_error(message, {**detail, "errors": self.counters["errors"]})
 
@@ -313,7 +319,7 @@ class ComfyProcessor:
 
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate, then apply between two frames: prompts queued from now on use the result."""
-        await asyncio.wait_for(self._loaded.wait(), timeout=60)
+        await with_timeout(self._loaded.wait(), 60)
         if self._host is None or self._io is None or not self._workflow:
             raise ValidationError("stream", "a stream whose workflow is loaded", self._state.value)
         async with self._update_lock:

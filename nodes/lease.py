@@ -29,6 +29,7 @@ import uuid
 from typing import Any
 
 from ..trickle.media.frame_queue import QueueClosed
+from ..trickle.timeouts import with_timeout
 from .bindings import REGISTRY, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow
@@ -137,7 +138,7 @@ class LeaseRunner:
         job.warmups.append((ticket, future))
         self._ready.set()
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            return await with_timeout(asyncio.wrap_future(future), timeout)
         except asyncio.TimeoutError:
             return None
         finally:
@@ -152,7 +153,7 @@ class LeaseRunner:
                 if self.lease_id is None:
                     self._queue_lease()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), KEEP_INTERVAL)
+                    await with_timeout(self._wake.wait(), KEEP_INTERVAL)
                 self._wake.clear()
                 self._look_at_lease()
         finally:

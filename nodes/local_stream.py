@@ -17,6 +17,7 @@ from typing import Any
 from ..trickle.media.frame_queue import FrameQueue, QueueClosed
 from ..trickle.media.frames import VideoFrame
 from ..trickle.session.processor import FrameIO, FrameProcessor, ProcessorState
+from ..trickle.timeouts import with_timeout
 from .pattern import test_pattern
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class LocalTestStream:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="local-test-stream")
 
     async def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        await asyncio.wait_for(self.done.wait(), timeout)
+        await with_timeout(self.done.wait(), timeout)
         return self.stats()
 
     async def stop(self) -> dict[str, Any]:
@@ -75,7 +76,7 @@ class LocalTestStream:
             await self.processor.start(self.io)
             await self._wait_ready()
             await self._feed()
-            await asyncio.wait_for(asyncio.shield(reader), timeout=max(5.0, self.seconds))
+            await with_timeout(asyncio.shield(reader), max(5.0, self.seconds))
         except asyncio.TimeoutError:
             log.warning("local test stream: outputs still missing after the input ended")
         finally:

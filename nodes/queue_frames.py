@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ..trickle.timeouts import with_timeout
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow
@@ -57,7 +58,7 @@ class QueueFrames:
             while len(self.inflight) < self.ahead:
                 self._queue_one()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), LOST_CHECK_INTERVAL / 2)
+                await with_timeout(wake.wait(), LOST_CHECK_INTERVAL / 2)
             wake.clear()
             self._collect()
             if time.monotonic() >= next_check:

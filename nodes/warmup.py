@@ -16,6 +16,7 @@ from typing import Any
 from ..trickle.media.frame_queue import FrameQueue
 from ..trickle.media.frames import VideoFrame
 from ..trickle.session.processor import FrameIO
+from ..trickle.timeouts import with_timeout
 from .bindings import REGISTRY, StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow
@@ -58,7 +59,7 @@ async def warm_up(
             if result is not None:
                 return result
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), 0.1)
+                await with_timeout(wake.wait(), 0.1)
             wake.clear()
         host.forget(ticket.prompt_id)
         return None

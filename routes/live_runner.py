@@ -34,6 +34,7 @@ from ..trickle.liverunner.config import LiveRunnerConfig
 from ..trickle.liverunner.guard import proxied_request_guard
 from ..trickle.liverunner.service import LiveRunnerService
 from ..trickle.session.manager import StreamManager
+from ..trickle.timeouts import with_timeout
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class ComfyLiveRunner:
         if self._closed or loop is None or loop.is_closed() or loop.is_running():
             return
         try:
-            loop.run_until_complete(asyncio.wait_for(self.close(), CLOSE_TIMEOUT))
+            loop.run_until_complete(with_timeout(self.close(), CLOSE_TIMEOUT))
         except Exception:  # at exit: log and let the process end
             log.exception("trickle-live: closing the live runner at exit failed")
 
@@ -134,7 +135,7 @@ class ComfyLiveRunner:
 
     async def _close_then_terminate(self) -> None:
         try:
-            await asyncio.wait_for(self.close(), CLOSE_TIMEOUT)
+            await with_timeout(self.close(), CLOSE_TIMEOUT)
         except Exception:  # task boundary: the process ends either way
             log.exception("trickle-live: closing the live runner on SIGTERM failed")
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

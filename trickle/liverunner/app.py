@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..errors import TrickleError, ValidationError
+from ..logtext import printable
 from ..session.manager import CapacityError, StreamManager
 from ..session.request import parse_params, parse_start_request
 from .config import LiveRunnerConfig
@@ -152,7 +153,14 @@ class LiveRunnerApp:
         a non-ready runner's proxied calls and callbacks are refused by the orchestrator)."""
         if len(self.sessions):
             return "ready"
-        return "loading" if self.health_state() in ("LOADING", "ERROR") else "ready"
+        if self._warming():
+            return "loading"
+        # a failed last stream (/health ERROR until the next start) must not refuse that start
+        return (
+            "loading"
+            if self.manager.health(last_failure=False) in ("LOADING", "ERROR")
+            else "ready"
+        )
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -202,7 +210,7 @@ class LiveRunnerApp:
             await self.sessions.end(sid, f"start failed: {exc}")
             return error(502, f"opening channels at the orchestrator failed: {exc}")
         self.sessions.running(session, stream)
-        log.info("live session %s started (model %s)", sid, model_id)
+        log.info("live session %s started (model %s)", printable(sid), printable(model_id))
         return web.json_response(self._start_reply(session, model_id))
 
     async def update(self, request: web.Request) -> web.Response:
@@ -268,7 +276,7 @@ class LiveRunnerApp:
                 control = SessionControl(headers, self._http, timeout=self.cfg.start_timeout)
                 released = await control.stop()
             except (ValidationError, TrickleError) as exc:
-                log.info("stop for unknown session %s: %s", sid, exc)
+                log.info("stop for unknown session %s: %s", printable(sid), exc)
             return web.json_response(
                 {"detail": {"msg": f"no session {sid}"}, "released_at_orchestrator": released},
                 status=404,

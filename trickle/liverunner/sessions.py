@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProtocolError, TrickleError
+from ..logtext import printable
 from ..protocol.json_channels import EventsWriter
 from ..session.events import error_event
 from ..session.manager import StreamManager
@@ -149,7 +150,7 @@ class SessionTable:
         session.state, session.stop_reason = "stopping", reason
         if not release:
             session.released = "by orchestrator"
-        log.info("live session %s ending: %s", session_id, reason)
+        log.info("live session %s ending: %s", printable(session_id), printable(reason))
         if session.watcher is not None and session.watcher is not asyncio.current_task():
             await cancel_and_wait([session.watcher])
         try:
@@ -191,7 +192,9 @@ class SessionTable:
                         session.session_id, "released by the orchestrator", release=False
                     )
             except TrickleError as exc:
-                log.info("live session %s: probe at the O failed: %s", session.session_id, exc)
+                log.info(
+                    "live session %s: probe at the O failed: %s", printable(session.session_id), exc
+                )
 
         running = [s for s in self.all() if s.state == "running"]
         await asyncio.gather(*(check(s) for s in running))
@@ -207,7 +210,9 @@ class SessionTable:
             if session.stream is not None:
                 await session.stream.stop(session.stop_reason or "stopped")
         except Exception:  # the release must happen whatever the stream did
-            log.exception("live session %s: stopping its stream failed", session.session_id)
+            log.exception(
+                "live session %s: stopping its stream failed", printable(session.session_id)
+            )
 
     async def release(self, session: LiveSession) -> None:
         """``POST {Session-Control}/stop`` until it is done (204, or 404: already gone)."""
@@ -220,7 +225,7 @@ class SessionTable:
                 if retry:
                     log.info(
                         "live session %s: release attempt %d failed (%s); retrying in %gs",
-                        session.session_id, attempt, exc, delay,
+                        printable(session.session_id), attempt, exc, delay,
                     )  # fmt: skip
                     await asyncio.sleep(delay or 0)
                     continue
@@ -237,7 +242,7 @@ class SessionTable:
             f"releasing session {session.session_id} at the orchestrator failed after "
             f"{attempts} attempt(s): {exc}; the orchestrator may keep its slot reserved"
         )
-        log.error("live session %s: %s", session.session_id, message)
+        log.error("live session %s: %s", printable(session.session_id), printable(message))
         session.released = "failed"
         self.release_failures += 1
         self.last_error = message
@@ -253,7 +258,7 @@ class SessionTable:
         except Exception as err:  # the O may be down: the log line above is what is left
             log.warning(
                 "live session %s: the release-failure event was not sent to %s: %s",
-                session.session_id, redact_url(channel.runner_url), type(err).__name__,
+                printable(session.session_id), redact_url(channel.runner_url), type(err).__name__,
             )  # fmt: skip
         finally:
             try:

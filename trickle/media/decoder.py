@@ -23,6 +23,9 @@ Damage: a PES that the demuxer flags as corrupt (continuity error, truncated seg
 error or a frame the decoder marks corrupt starts a resync: video is skipped up to the next
 keyframe, the incident is counted and reported once through ``on_error``, and decoding goes on.
 A stream that starts without a keyframe is skipped up to its first keyframe the same way.
+Video in another codec than H.264 (MPEG-2, HEVC, …) is skipped and reported once per codec
+through ``on_error``, naming it. A decode thread that fails (an unexpected exception) is reported
+through ``on_failed`` (``on_error`` when none is given); ``failed`` then holds the message.
 Timestamps pass through unchanged (see ``timing``); jumps are counted and flagged on the frame.
 """
 
@@ -58,6 +61,7 @@ class StreamDecoder:
         *,
         max_fps: float | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
         name: str = "decoder",
         threads: int = 1,
         max_buffer_bytes: int = DEFAULT_MAX_BYTES,
@@ -65,6 +69,9 @@ class StreamDecoder:
         self._on_video = on_video
         self._on_audio = on_audio
         self._on_error = on_error
+        self._on_failed = on_failed
+        self.failed: str | None = None  # why the decode thread ended early, if it did
+        self._unsupported: set[str] = set()  # video codecs reported as not decodable
         self.name = name
         self._codecs = DecoderContexts(threads)
         self._pipe = BytePipe(max_buffer_bytes)
@@ -158,7 +165,11 @@ class StreamDecoder:
                 self._drain()
         except Exception as exc:  # task boundary: report, end the thread
             log.exception("%s: decode thread failed", self.name)
-            self._report(f"decoder stopped: {exc}")
+            self.failed = f"decoder stopped: {type(exc).__name__}: {exc}"
+            self.stats.last_error = self.failed
+            callback = self._on_failed or self._on_error
+            if callback is not None:
+                callback(self.failed)
         finally:
             self.stats.bytes_in = self._pipe.bytes_in
             self.stats.dropped_bytes = self._pipe.dropped_bytes
@@ -198,12 +209,26 @@ class StreamDecoder:
             if packet.size == 0:  # this demuxer's end; the contexts are drained at the input's end
                 continue
             if stream.type == "video":
+                if not self._supported(stream):
+                    continue
                 if video is None or (stream is not video and stream.index > video.index):
                     video = stream
                 if stream is video:
                     self._video_packet(packet, self._context(contexts, stream))
             elif stream.type == "audio" and self._on_audio is not None:
                 self._audio_packet(packet, self._context(contexts, stream))
+
+    def _supported(self, stream: Any) -> bool:
+        """H.264 video is decoded; any other video codec is skipped, reported once per codec."""
+        codec = str(stream.codec_context.name or "unknown")
+        if codec == "h264":
+            return True
+        self.stats.skipped_packets += 1
+        if codec not in self._unsupported:
+            self._unsupported.add(codec)
+            self.stats.errors += 1
+            self._report(f"unsupported input video codec {codec!r}: only H.264 is decoded")
+        return False
 
     def _context(self, contexts: dict[int, Any], stream: Any) -> Any:
         ctx = contexts.get(stream.index)

@@ -9,8 +9,10 @@ encoded whole and only an encoder slower than real time loses frames.
 The thread encodes, muxes and hands bytes to the :class:`SegmentSink` as they are written:
 ``begin_segment`` when a segment's first bytes are ready (always at a keyframe), ``write`` for
 each piece, ``end_segment`` when the next keyframe (or the end of the stream) arrives. The sink is
-called on the encode thread; a sink that raises stops the encoder (reported through ``on_error``
-and ``stats.last_error``).
+called on the encode thread; a sink or codec that raises stops the encoder: ``failed`` holds the
+message, ``on_failed`` (``on_error`` when none is given) and ``stats.last_error`` report it, and
+``put_video`` refuses frames from then on (returns False). A frame the codec rejects is skipped
+and reported through ``on_error``.
 
 Segmenting and time-base rules: see ``segmenter``, ``timing`` and ``docs/media.md``.
 """
@@ -52,6 +54,7 @@ class StreamEncoder:
         queue_size: int = 4,
         max_age: float | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
     ) -> None:
         if segment_seconds <= 0:
             raise ValueError(f"segment_seconds: expected > 0, received {segment_seconds}")
@@ -62,6 +65,9 @@ class StreamEncoder:
         self.name = name
         self.audio = audio
         self._on_error = on_error
+        self._on_failed = on_failed
+        self.failed: str | None = None  # why the encode thread ended early, if it did
+        self.lost = 0  # video frames put_video accepted that a failed thread never encoded
         if max_age is not None and not max_age > 0:
             raise ValueError(f"max_age: expected > 0 seconds or None, received {max_age}")
         self._video: deque[VideoFrame] = deque()
@@ -82,11 +88,13 @@ class StreamEncoder:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def put_video(self, frame: VideoFrame) -> None:
-        """Queue a processed frame (never blocks; the oldest waiting frame goes when full)."""
+    def put_video(self, frame: VideoFrame) -> bool:
+        """Queue a processed frame (never blocks; the oldest waiting frame goes when full).
+
+        False when the encoder is closing or has failed: the frame will never be encoded."""
         with self._cond:
             if self._closing:
-                return
+                return False
             if len(self._video) >= self._queue_size:
                 self._video.popleft()
                 self._video_times.popleft()
@@ -94,6 +102,7 @@ class StreamEncoder:
             self._video.append(frame)
             self._video_times.append(time.monotonic())
             self._cond.notify()
+            return True
 
     def put_audio(self, frame: AudioFrame) -> None:
         """Queue an audio frame (ignored unless the encoder was made with ``audio=True``)."""
@@ -156,12 +165,21 @@ class StreamEncoder:
             writer.close()
         except Exception as exc:  # task boundary: the sink or the codec failed
             log.exception("%s: encode thread failed", self.name)
-            self._report(f"encoder stopped: {exc}")
+            with self._cond:
+                self._closing = True  # no frame is taken from now on
+                self.lost = len(self._video)  # taken by put_video, never to be encoded
+            self.failed = f"encoder stopped: {type(exc).__name__}: {exc}"
+            self.stats.errors += 1
+            self.stats.last_error = self.failed
+            callback = self._on_failed or self._on_error
+            if callback is not None:
+                callback(self.failed)
             if writer is not None:
                 self._close_quietly(writer)
         finally:
             with self._cond:
                 self._closing = True
+                self.stats.dropped += len(self._video)  # queued, never encoded
                 self._video.clear()
                 self._audio.clear()
 

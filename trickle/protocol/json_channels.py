@@ -2,8 +2,8 @@
 
 Each segment carries exactly one JSON document. The control reader reads whole segments (not
 only the first chunk, unlike the Python peers), bounded in size, skips the gateway's
-``{"keep": "alive"}`` keepalives and empty segments, and reports malformed ones (logged, counted)
-without stopping.
+``{"keep": "alive"}`` keepalives and empty segments, and reports malformed ones (not JSON, not
+an object, bad UTF-8, too big: logged, counted, and passed to ``on_malformed``) without stopping.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..errors import TrickleTimeout, ValidationError
@@ -28,10 +28,19 @@ class ControlReader:
     """Yields each JSON object published on a control channel, once, in order."""
 
     def __init__(
-        self, url: str, *, start_seq: int = -2, max_bytes: int = 1 << 20, **subscriber_kw: Any
+        self,
+        url: str,
+        *,
+        start_seq: int = -2,
+        max_bytes: int = 1 << 20,
+        on_malformed: Callable[[int, str], None] | None = None,
+        **subscriber_kw: Any,
     ) -> None:
+        """``on_malformed(seq, why)``: told of each skipped malformed segment (the stream's
+        ``error`` event)."""
         subscriber_kw.setdefault("read_timeout", 10.0)
         self.url = url
+        self._on_malformed = on_malformed
         self.max_bytes = max_bytes
         self.malformed = 0  # segments that were not one JSON object (or too big), skipped
         self.keepalives = 0
@@ -74,6 +83,8 @@ class ControlReader:
     def _bad(self, seq: int, why: str) -> None:
         self.malformed += 1
         log.warning("control %s/%d skipped: %s", redact_channel_url(self.url), seq, why)
+        if self._on_malformed is not None:
+            self._on_malformed(seq, why)
 
     async def close(self) -> None:
         await self._sub.close()

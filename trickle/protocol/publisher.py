@@ -23,6 +23,7 @@ import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
+from ..timeouts import with_timeout
 from . import headers as h
 from .http import make_client_session
 from .segment_writer import SegmentWriter, delete_url
@@ -147,7 +148,7 @@ class TricklePublisher:
                 return resp.status, await resp.text()
 
         try:
-            status, text = await asyncio.wait_for(ask(), self.timeout)
+            status, text = await with_timeout(ask(), self.timeout)
         except asyncio.TimeoutError:
             raise TrickleTimeout(url, "the write head", self.timeout) from None
         if status == 404:

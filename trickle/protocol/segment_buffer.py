@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from ..timeouts import with_timeout
+
 MAX_WRITE = 1 << 20  # bytes handed to one reader per write (a page in go-livepeer's buffer)
 
 
@@ -62,7 +64,7 @@ class SegmentBuffer:
         """Wait until there are bytes after ``index`` or the segment closes; False on timeout."""
         while index >= len(self._chunks) and not self.closed:
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                await with_timeout(self._changed.wait(), timeout)
             except asyncio.TimeoutError:
                 return False
         return True

@@ -11,6 +11,7 @@ import aiohttp
 
 from ..errors import ProtocolError, TrickleTimeout, ValidationError
 from ..redaction import redact_channel_url, scrub
+from ..timeouts import with_timeout
 from . import headers as h
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ class Segment:
         try:
             while self._resp is not None:
                 try:
-                    data = await asyncio.wait_for(
-                        self._resp.content.readany(), self._sub.read_timeout
-                    )
+                    data = await with_timeout(self._resp.content.readany(), self._sub.read_timeout)
                 except asyncio.TimeoutError:
                     raise TrickleTimeout(self.url, "segment data", self._sub.read_timeout) from None
                 except connection_errors as exc:
@@ -103,9 +102,7 @@ class Segment:
             )
             await asyncio.sleep(min(self._sub.retry_delay * 2 ** (attempt - 1), 5.0))
             try:
-                resp = await asyncio.wait_for(
-                    self._sub.session().get(self.url), self._sub.read_timeout
-                )
+                resp = await with_timeout(self._sub.session().get(self.url), self._sub.read_timeout)
             except (asyncio.TimeoutError, *connection_errors) as exc:
                 cause = exc
                 continue
@@ -129,7 +126,7 @@ async def _skip(resp: aiohttp.ClientResponse, count: int, timeout: float) -> Non
     """Read and drop the first ``count`` bytes of a body (a short body simply ends early)."""
     left = count
     while left > 0:
-        data = await asyncio.wait_for(resp.content.read(min(left, 1 << 20)), timeout)
+        data = await with_timeout(resp.content.read(min(left, 1 << 20)), timeout)
         if not data:
             return
         left -= len(data)

@@ -11,6 +11,7 @@ import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
+from ..timeouts import wait_done, with_timeout
 from . import headers as h
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class SegmentWriter:
             self._queue.put_nowait(bytes(data))
             return
         try:
-            await asyncio.wait_for(self._queue.put(bytes(data)), self._timeout)
+            await with_timeout(self._queue.put(bytes(data)), self._timeout)
         except asyncio.TimeoutError:
             raise TrickleTimeout(
                 self.url, "the connection to take more data", self._timeout
@@ -85,13 +86,10 @@ class SegmentWriter:
             self._ended = True
             if not self._task.done():
                 await self._queue.put(None)  # never blocks for long: _run drains when it ends
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), self._timeout)
-        except asyncio.TimeoutError:
+        if not await wait_done(self._task, self._timeout):
             await self.abort()
-            raise TrickleTimeout(
-                self.url, "the server to accept the segment", self._timeout
-            ) from None
+            raise TrickleTimeout(self.url, "the server to accept the segment", self._timeout)
+        await self._task
 
     async def abort(self) -> None:
         """Drop the POST without ending its body (the server sees a dropped upload)."""
@@ -164,7 +162,7 @@ async def delete_url(session: aiohttp.ClientSession, url: str, timeout: float) -
             return resp.status
 
     try:
-        return await asyncio.wait_for(delete(), timeout)
+        return await with_timeout(delete(), timeout)
     except (asyncio.TimeoutError, *_CONNECTION_ERRORS) as exc:
         log.warning("DELETE %s failed: %s", redact_channel_url(url), scrub(str(exc), url))
         return None
@@ -182,5 +180,5 @@ def _check(url: str, resp: aiohttp.ClientResponse, text: str) -> None:
 
 async def _short_text(resp: aiohttp.ClientResponse) -> str:
     with contextlib.suppress(asyncio.TimeoutError, *_CONNECTION_ERRORS):
-        return (await asyncio.wait_for(resp.content.read(4096), 5.0)).decode("utf-8", "replace")
+        return (await with_timeout(resp.content.read(4096), 5.0)).decode("utf-8", "replace")
     return ""

@@ -140,8 +140,8 @@ class TrickleHandlers:
         if seq != head_at_request:
             resp.headers[h.LATEST] = str(channel.next_write)
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        try:
+        try:  # a reader that left (before the headers or mid-body) is normal: one debug line
+            await resp.prepare(request)
             await self._stream(request, resp, seg)
         except ConnectionError:
             log.debug("subscriber of %s/%d went away", short_name(channel.name), seq)

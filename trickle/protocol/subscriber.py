@@ -24,6 +24,7 @@ import aiohttp
 
 from ..errors import ProtocolError, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
+from ..timeouts import with_timeout
 from . import headers as h
 from .http import make_client_session
 from .segment_reader import Segment, connection_errors
@@ -141,7 +142,7 @@ class TrickleSubscriber:
             if wait <= 0:
                 raise TrickleTimeout(url, "the segment to start", self._first_byte_timeout or 0.0)
             try:
-                resp = await asyncio.wait_for(self.session().get(url), wait)
+                resp = await with_timeout(self.session().get(url), wait)
             except asyncio.TimeoutError:
                 log.debug("GET %s: no segment start in %.1fs, re-issuing", shown, wait)
                 continue
@@ -211,7 +212,7 @@ class TrickleSubscriber:
 
 async def _short_body(resp: aiohttp.ClientResponse) -> str:
     try:
-        return (await asyncio.wait_for(resp.content.read(4096), 5.0)).decode("utf-8", "replace")
+        return (await with_timeout(resp.content.read(4096), 5.0)).decode("utf-8", "replace")
     except (asyncio.TimeoutError, *connection_errors):
         return ""
     finally:

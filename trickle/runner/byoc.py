@@ -55,8 +55,10 @@ class ByocRoutes:
         await read_body(
             request, api.config.max_body_bytes
         )  # any body (JSON, text or none): ignored
-        stopped = await api.manager.stop(self._stream_id(request), reason="BYOC stop call")
-        return json_ok({"status": "success", "stopped": stopped})
+        result = await api.manager.stop(self._stream_id(request), reason="BYOC stop call")
+        if result.found and not result.stopped:  # still ending after STOP_WAIT_S: say what runs
+            return web.json_response({"status": "stopping", **result.as_dict()}, status=202)
+        return json_ok({"status": "success", **result.as_dict()})
 
     async def status(self, request: web.Request) -> web.Response:
         api = self.api

@@ -5,7 +5,8 @@
   capability name, runner version, who probed, checks to act on), effective configuration
   (secrets masked);
 - ``GET  /trickle/streams`` — ``{"streams": [...]}``;
-- ``POST /trickle/streams/{stream_id}/stop`` — ``{"stopped": bool}``;
+- ``POST /trickle/streams/{stream_id}/stop`` — ``{"stopped": bool}``; 202 ``{"stopped": false,
+  "stopping": true, "running": [...]}`` when the stream has not ended within a second;
 - ``POST /trickle/streams/{stream_id}/update`` — body: one parameter update; ``{"applied": {...}}``;
 - ``GET  /trickle/streams/{stream_id}/frame.jpg`` and ``GET /trickle/frame.jpg`` (the only or the
   newest stream) — the latest output frame as JPEG; 204 when there is none yet.
@@ -76,8 +77,9 @@ class PackRoutes:
         self._auth(request)
         stream_id = request.match_info["stream_id"]
         self._session(stream_id)
-        stopped = await self.api.manager.stop(stream_id, reason="stopped through the API")
-        return json_ok({"stopped": stopped})
+        result = await self.api.manager.stop(stream_id, reason="stopped through the API")
+        status = 202 if result.found and not result.stopped else 200  # 202: still ending
+        return web.json_response(result.as_dict(), status=status)
 
     async def update(self, request: web.Request) -> web.Response:
         self._auth(request)

@@ -16,6 +16,7 @@ import aiohttp
 from ..errors import ChannelClosed, ChannelNotFound, TrickleError, ValidationError
 from ..protocol.json_channels import ControlReader, EventsWriter
 from ..protocol.subscriber import TrickleSubscriber
+from ..timeouts import with_timeout
 
 if TYPE_CHECKING:
     from .session import StreamSession
@@ -73,7 +74,7 @@ async def run_events(session: StreamSession, url: str) -> None:
         while True:
             try:
                 wait = max(0.0, next_status - time.monotonic())
-                event = await asyncio.wait_for(session.events.queue.get(), wait)
+                event = await with_timeout(session.events.queue.get(), wait)
             except asyncio.TimeoutError:
                 session.refresh_state()
                 event = session.status.status_event()
@@ -83,10 +84,10 @@ async def run_events(session: StreamSession, url: str) -> None:
             try:
                 await writer.send(event)
             except (ChannelNotFound, ChannelClosed) as exc:
-                log.info("stream %s: events channel gone: %s", session.stream_id, exc)
+                log.info("stream %s: events channel gone: %s", session.shown, exc)
                 return
             except NET_ERRORS as exc:
-                log.warning("stream %s: event not sent: %s", session.stream_id, exc)
+                log.warning("stream %s: event not sent: %s", session.shown, exc)
     finally:
         await _close(writer.close(delete=session.request.owns_channels), "events close")
 
@@ -137,7 +138,15 @@ async def run_input(session: StreamSession, url: str) -> None:
 
 async def run_control(session: StreamSession, url: str) -> None:
     """Apply each control message as a parameter update (keepalives are skipped by the reader)."""
-    reader = ControlReader(url, session=session.http, verify_tls=session.config.verify_tls)
+
+    def malformed(seq: int, why: str) -> None:
+        session.report_error(
+            f"control message skipped: {why}", {"source": "control", "segment": seq}
+        )
+
+    reader = ControlReader(
+        url, session=session.http, verify_tls=session.config.verify_tls, on_malformed=malformed
+    )
     try:
         async for message in reader:
             if _LOGGING_RESET_KEYS <= set(message):
@@ -147,11 +156,11 @@ async def run_control(session: StreamSession, url: str) -> None:
             except ValidationError:
                 pass  # reported as an error event by update()
             except Exception as exc:  # task boundary: a processor bug must not end the stream
-                log.exception("stream %s: update failed", session.stream_id)
+                log.exception("stream %s: update failed", session.shown)
                 session.report_error(f"parameter update failed: {exc}", {"source": "control"})
-        log.info("stream %s: control channel ended", session.stream_id)
+        log.info("stream %s: control channel ended", session.shown)
     except NET_ERRORS as exc:
-        log.info("stream %s: control channel failed: %s", session.stream_id, exc)
+        log.info("stream %s: control channel failed: %s", session.shown, exc)
     finally:
         session.control_ended = True
         await _close(reader.close(), "control close")

@@ -6,7 +6,9 @@ into trickle segments, writing each chunk as soon as it exists, so the first byt
 leave before the segment is complete. Drop policy: when more than ``max_pending`` segments wait
 (the orchestrator is slower than real time), whole new segments are dropped and counted. When
 the output channel is gone (404 / closed), ``on_gone`` is called once and further bytes are
-discarded.
+discarded. When the publishing task fails otherwise (an unexpected exception), ``on_failed`` is
+called with the message and ``failed`` holds it (the stream then stops; until it has, at most
+``max_pending`` segments wait).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..media.frame_queue import FrameQueue
 from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
 from ..redaction import redact_channel_url
+from ..timeouts import wait_done
 from .stats import StreamStats
 from .tasks import cancel_and_wait
 
@@ -42,6 +45,7 @@ class OutputChannel:
         verify_tls: bool = False,
         on_first_segment: Callable[[], None] | None = None,
         on_gone: Callable[[str], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
         max_pending: int = 3,
     ) -> None:
         self.url = url
@@ -56,6 +60,8 @@ class OutputChannel:
         self._gone = False
         self._on_first = on_first_segment
         self._on_gone = on_gone
+        self._on_failed = on_failed
+        self.failed: str | None = None  # why the publishing task ended early, if it did
         self._max_pending = max_pending
         self._task: asyncio.Task[None] | None = None
 
@@ -88,13 +94,16 @@ class OutputChannel:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"publish {self.shown}")
 
+    @property
+    def running(self) -> bool:
+        """The publishing task has not ended."""
+        return self._task is not None and not self._task.done()
+
     async def close(self, delete: bool = True, timeout: float = 5.0) -> None:
         """Publish what is queued (bounded by ``timeout``), then close (and DELETE) the channel."""
         self._queue.put_nowait(None)
         if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except asyncio.TimeoutError:
+            if not await wait_done(self._task, timeout):
                 log.warning(
                     "output %s: pending segments not published within %.1fs", self.shown, timeout
                 )
@@ -105,6 +114,15 @@ class OutputChannel:
             log.info("output %s: close: %s", self.shown, exc)
 
     async def _run(self) -> None:
+        try:
+            await self._publish()
+        except Exception as exc:  # task boundary: the publisher failed; the stream is told
+            log.exception("output %s: publishing failed", self.shown)
+            self.failed = f"publisher stopped: {type(exc).__name__}: {exc}"
+            if self._on_failed is not None:
+                self._on_failed(self.failed)
+
+    async def _publish(self) -> None:
         writer: SegmentWriter | None = None
         first = True
         while (item := await self._queue.get()) is not None:

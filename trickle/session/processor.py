@@ -14,6 +14,9 @@ Rules every processor follows:
   or raises ``ValidationError`` naming the field, the expected and the received value.
 - ``stop`` is idempotent; after it returns, the processor holds no thread, task or reference to
   the session.
+- A failure it can recover from (a frame or a prompt that failed) goes to ``io.report_error`` (and
+  may set ``state`` to ERROR until it recovers); a failure it cannot go on from (its worker thread
+  died) goes to ``io.fail``: the stream then stops with that error.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class FrameIO:
     report_error: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
     # Report something worth an event that is not an error (workflow switched, mapping applied).
     report_info: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
+    # The processor cannot go on (its worker thread died): an `error` event, and the stream stops.
+    fail: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
 
 
 @runtime_checkable

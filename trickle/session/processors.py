@@ -104,6 +104,15 @@ class ThreadedProcessor:
         return image
 
     def _run(self, io: FrameIO, load: float) -> None:
+        try:
+            self._work(io, load)
+        except Exception as exc:  # task boundary: the worker thread dies; the stream is told
+            log.exception("%s: worker thread failed", self.name)
+            self._state = ProcessorState.ERROR
+            self._last_error = f"worker stopped: {type(exc).__name__}: {exc}"
+            io.fail(self._last_error, {"source": "worker"})
+
+    def _work(self, io: FrameIO, load: float) -> None:
         if load > 0 and self._stop.wait(load):
             return
         self._state = ProcessorState.READY

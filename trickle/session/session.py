@@ -26,12 +26,14 @@ import aiohttp
 
 from ..config import RunnerConfig
 from ..errors import ValidationError
+from ..logtext import printable
 from ..media.decoder import StreamDecoder
 from ..media.encoder import StreamEncoder
 from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
 from ..media.resize import FrameShaper
 from ..protocol.http import make_client_session
+from ..timeouts import wait_done
 from . import channels
 from .events import (
     TRACE_FIRST_INGEST,
@@ -55,6 +57,7 @@ INPUT_QUEUE = 12  # frames; a memory bound only: input frames are dropped by age
 INPUT_MAX_AGE = 0.1  # s: a frame that waited longer, with a newer one behind it, is dropped
 OUTPUT_QUEUE, OUTPUT_MAX_AGE = 12, 0.1  # the same policy for processed frames before the encoder
 DRAIN_S = 2.0
+STOP_WAIT_S = 0.9  # a stop call waits this long for every task and thread of the stream to end
 STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
 
 
@@ -69,12 +72,15 @@ class StreamSession:
     ) -> None:
         self.request = request
         self.stream_id = request.key
+        self.shown = printable(self.stream_id)  # for logs and task names: the caller chose the id
         self.processor = processor
         self.config = config
         self.stats = StreamStats()
         self.status = StatusReporter(request.model_id or config.model_id, self.stats)
         self.status.set_params(request.params)
         self.stop_reason: str | None = None
+        self.stop_requested_at: float | None = None  # monotonic time of the first stop request
+        self.failure: str | None = None  # why a part of the pipeline failed and stopped the stream
         self.control_ended = False
         self.infos: list[dict[str, Any]] = []  # the last info reports (status API)
         self._on_done = on_done
@@ -91,7 +97,8 @@ class StreamSession:
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
         self.decoder = StreamDecoder(
             self._on_video, self._on_audio, max_fps=self.shape.max_fps,
-            on_error=self._on_decode_error,
+            on_error=self._on_decode_error, on_failed=lambda m: self.fail("decoder", m),
+            name=f"decoder-{self.shown}",
         )  # fmt: skip
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
@@ -103,22 +110,39 @@ class StreamSession:
         """Begin connecting in the background; returns at once (the HTTP reply must not wait)."""
         self._loop = asyncio.get_running_loop()
         self.events.put(trace_event(TRACE_REQUEST, self.stream_id))
-        self._task = asyncio.create_task(self._run(), name=f"stream {self.stream_id}")
+        self._task = asyncio.create_task(self._run(), name=f"stream {self.shown}")
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
-            log.info("stream %s stopping: %s", self.stream_id, reason)
+            self.stop_requested_at = time.monotonic()
+            log.info("stream %s stopping: %s", self.shown, printable(reason))
         self._stop.set()
 
-    async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> None:
+    async def stop(self, reason: str = "stop requested", timeout: float = 10.0) -> bool:
+        """Ask the stream to stop and wait up to ``timeout`` s for it to end; True when every
+        task and thread of the stream has ended (``alive()`` is empty), False when some still
+        run (they go on ending in the background)."""
         self.request_stop(reason)
         if self._task is not None:
-            await asyncio.wait({self._task}, timeout=timeout)
+            await wait_done(self._task, timeout)
+        return not self.alive()
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def alive(self) -> list[str]:
+        """The names of this stream's tasks and threads that have not ended yet (empty: ended)."""
+        tasks = [self._task, *self._tasks]
+        names = [t.get_name() for t in tasks if t is not None and not t.done()]
+        if self._out is not None and self._out.running:
+            names.append(f"output {self.shown}")
+        if self.decoder.running:
+            names.append(f"decoder {self.shown}")
+        if self._encoder is not None and self._encoder.running:
+            names.append(self._encoder.name)
+        return names
 
     @property
     def stopping(self) -> bool:
@@ -152,6 +176,7 @@ class StreamSession:
             "stale": self.is_stale(),
             "stopping": self.stopping,
             "stop_reason": self.stop_reason,
+            "failure": self.failure,  # what failed and stopped the stream (None: nothing)
             "shape": self.shape.as_dict(),  # requested width/height/max_framerate (None: input's)
             "fps_capped": self.decoder.stats.dropped_fps,  # input frames over max_framerate
             "info": self.infos[-3:],
@@ -182,16 +207,51 @@ class StreamSession:
             encoder = self._encoder
             if encoder is None and self._out is not None:
                 encoder = self._encoder = StreamEncoder(
-                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.stream_id}",
+                    self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.shown}",
                     queue_size=OUTPUT_QUEUE, max_age=OUTPUT_MAX_AGE,
+                    on_error=lambda m: self.report_error(m, {"source": "encoder"}),
+                    on_failed=self._encoder_failed,
                 )  # fmt: skip
                 encoder.start()
-        if encoder is not None:
-            encoder.put_video(frame)
+        if encoder is not None and not encoder.put_video(frame):
+            return  # the encoder has failed or is closing: this frame never goes out
         self.stats.frame_out(frame.received_at, passthrough)
 
     def _on_decode_error(self, message: str) -> None:
         self.report_error(f"input: {message}", {"source": "decoder"})
+
+    def fail(self, source: str, message: str, detail: dict[str, Any] | None = None) -> None:
+        """Any thread: a part of the pipeline (``source``: decoder, worker, encoder, publisher)
+        failed and cannot go on. Logged, an ``error`` event, ``failure`` and ``last_error`` in
+        the status, and the stream stops (the runner's /health is ERROR until the next start)."""
+        first = self.failure is None
+        if first:
+            self.failure = message
+            log.error("stream %s: %s failed: %s", self.shown, source, printable(message))
+        self.report_error(message, {**(detail or {}), "source": source})
+        if first:
+            self._call_on_loop(self.request_stop, f"failed: {message}")
+
+    def _encoder_failed(self, message: str) -> None:
+        """Encode thread: the frames it had taken and will never encode are not out."""
+        if self._encoder is not None:
+            self.stats.frames_lost(self._encoder.lost)
+        self.fail("encoder", message)
+
+    def _call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback`` on the stream's loop: at once from the loop, else soon (threadsafe)."""
+        loop = self._loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is None or current is loop:
+            callback(*args)
+            return
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # loop closed: the stream is gone
+            pass
 
     def report_error(self, message: str, detail: dict[str, Any]) -> None:
         self.stats.error(message)
@@ -199,7 +259,7 @@ class StreamSession:
 
     def _report_info(self, message: str, detail: dict[str, Any]) -> None:
         """Any thread: logged and published as an ``info`` event."""
-        log.info("stream %s: %s %s", self.stream_id, message, detail)
+        log.info("stream %s: %s %s", self.shown, printable(message), printable(detail))
         self.infos = [*self.infos[-9:], {"message": message, **detail}]
         self.events.put_threadsafe(self._loop, info_event(self.status.pipeline, message, detail))
 
@@ -209,9 +269,8 @@ class StreamSession:
             await self._setup()
             await self._stop.wait()
         except Exception as exc:  # task boundary: a broken setup stops the stream, reported
-            log.exception("stream %s failed", self.stream_id)
-            self.request_stop(f"failed: {exc}")
-            self.report_error(f"stream failed: {exc}", {"source": "session"})
+            log.exception("stream %s failed", self.shown)
+            self.fail("session", f"stream failed: {exc}")
         finally:
             await self._teardown()
             if self._on_done is not None:
@@ -228,6 +287,7 @@ class StreamSession:
             self._out = OutputChannel(
                 req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
                 on_first_segment=self._first_output, on_gone=self._output_gone,
+                on_failed=lambda m: self.fail("publisher", m),
             )  # fmt: skip
             self._out.start()
         self.decoder.start()
@@ -237,13 +297,14 @@ class StreamSession:
         io = FrameIO(
             self.stream_id, self._input, self._output, dict(req.params),
             report_error=self.report_error, report_info=self._report_info,
+            fail=lambda message, detail: self.fail("worker", message, detail),
         )  # fmt: skip
         await self.processor.start(io)
         if req.control_url:
             self._spawn(channels.run_control(self, req.control_url), "control")
 
     def _spawn(self, coro: Any, what: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.stream_id}"))
+        self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.shown}"))
 
     def _first_output(self) -> None:
         self.events.put(trace_event(TRACE_FIRST_OUTPUT, self.stream_id))
@@ -314,7 +375,7 @@ class StreamSession:
             await cancel_and_wait([events_task])
         if self.http is not None:
             await self.http.close()
-        log.info("stream %s stopped (%s)", self.stream_id, self.stop_reason)
+        log.info("stream %s stopped (%s)", self.shown, printable(self.stop_reason))
 
 
 def _shape_of(request: StartRequest) -> StreamShape:
@@ -323,7 +384,9 @@ def _shape_of(request: StartRequest) -> StreamShape:
     try:
         return parse_shape(request.params)
     except ValidationError as exc:
-        log.warning("stream %s: start parameters ignored: %s", request.key, exc)
+        log.warning(
+            "stream %s: start parameters ignored: %s", printable(request.key), printable(exc)
+        )
         return StreamShape()
 
 

@@ -93,6 +93,11 @@ class StreamStats:
             if received_at > 0:
                 self._latency.append(now - received_at)
 
+    def frames_lost(self, count: int) -> None:
+        """Frames counted out that never went out (taken by an encoder that then failed)."""
+        with self._lock:
+            self.frames_out = max(0, self.frames_out - count)
+
     def out_of_order(self) -> None:
         with self._lock:
             self.dropped_out_of_order += 1

@@ -10,22 +10,33 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
-    """Cancel the tasks and await them all; their errors are logged, never raised.
+RECANCEL_S = 0.5  # a task still running this long after its cancel is cancelled again
 
-    A cancellation of the *calling* task is re-raised (it must not be swallowed).
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
+    """Cancel the tasks and wait until every one has ended; their errors are logged, never raised.
+
+    A task that is still running ``RECANCEL_S`` after its cancel is cancelled again, and again,
+    until it ends: a cancellation lost inside it (``asyncio.wait_for`` on Python < 3.12, gh-86296,
+    or a library that catches it) cannot leave it running. A cancellation of the *calling* task
+    propagates (it is never swallowed); the tasks then go on ending on their own.
     """
     pending = [t for t in tasks if t is not None]
     for task in pending:
-        if not task.done():
-            task.cancel()
+        task.cancel()
     for task in pending:
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            cancelling = getattr(current, "cancelling", None)
-            if current is not None and cancelling is not None and cancelling():
-                raise
-        except Exception:  # task boundary: a failed task is logged by its owner here
-            log.exception("task %s failed", task.get_name())
+        warned = False
+        while not task.done():
+            await asyncio.wait({task}, timeout=RECANCEL_S)
+            if not task.done():
+                if not warned:
+                    log.warning(
+                        "task %s ignored its cancellation; cancelling again", task.get_name()
+                    )
+                    warned = True
+                task.cancel()
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if exc is not None and isinstance(exc, Exception):
+            log.error("task %s failed", task.get_name(), exc_info=exc)
