@@ -207,8 +207,15 @@ class SessionTable:
 
     async def _stop_stream(self, session: LiveSession) -> None:
         try:
-            if session.stream is not None:
-                await session.stream.stop(session.stop_reason or "stopped")
+            stream = session.stream
+            if stream is not None and not await stream.stop(session.stop_reason or "stopped"):
+                # released all the same (the session is over); the engine keeps the slot until
+                # the stream has ended, and says so in its own status
+                self.last_error = (
+                    f"session {printable(session.session_id)}: its stream is still stopping "
+                    f"({', '.join(stream.alive())})"
+                )
+                log.warning("live %s", self.last_error)
         except Exception:  # the release must happen whatever the stream did
             log.exception(
                 "live session %s: stopping its stream failed", printable(session.session_id)
