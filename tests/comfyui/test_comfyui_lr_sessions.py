@@ -68,7 +68,7 @@ async def test_fifty_sessions_back_to_back_in_comfyui(comfyui: Any, orch: Any) -
         for i in range(50):
             served = await serve_one(
                 http, orch, "comfy", ENDINGS[i % len(ENDINGS)], data,
-                start_body={"workflow": blur}, update={"radius": 1 + i % 5},
+                start_body={"workflow": blur}, update={"radius": 1 + i % 5}, pace=0.2,
                 output_timeout=60,
             )  # fmt: skip
             assert served.frames and served.update["applied"], served

@@ -306,7 +306,13 @@ async def test_cli_runner_serves_fifty_sessions_back_to_back(orch: Any, segments
         async with ClientSession() as http:
             for i in range(50):
                 await serve_one(
-                    http, orch, "cli", ENDINGS[i % len(ENDINGS)], data, update={"strength": 0.5}
+                    http,
+                    orch,
+                    "cli",
+                    ENDINGS[i % len(ENDINGS)],
+                    data,
+                    update={"strength": 0.5},
+                    pace=0.2,
                 )
         elapsed = time.monotonic() - started
         async with ClientSession() as http:
