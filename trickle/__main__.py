@@ -11,7 +11,11 @@ from .cli import COMMANDS
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
-    parser = argparse.ArgumentParser(prog="python -m trickle", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m trickle",
+        description="trickle-live's command-line tools (run from the repository root): a runner, "
+        "a demo stream, and trickle channel tools.",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True)
     modules: dict[str, object] = {}

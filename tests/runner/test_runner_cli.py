@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import av
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +80,53 @@ def test_demo_command_streams_and_writes_mp4(tmp_path: Path) -> None:
     assert time.monotonic() - began < 30
     assert "frames in / out           30 / 30" in result.stdout, result.stdout
     assert "start: HTTP 200 {}" in result.stdout and "update sent" in result.stdout
+    # the summary explains its numbers: unprocessed frames while warming up, what a drop is
+    assert "published unprocessed     0 (while the workflow loaded" in result.stdout
+    assert "(a drop: a frame that waited over 100 ms" in result.stdout
     with av.open(str(out)) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == 30 and frames[0].width == 64
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--comfy", "http://127.0.0.1:9"], "no ComfyUI with this pack answers"),  # nothing there
+        (["--size", "511x300"], "even numbers"),  # was avcodec_open2's ExternalError
+        (["--size", "big"], "WIDTHxHEIGHT"),
+        (["--input", "README.md"], "not a video file"),  # was [Errno 1094995529]
+        (["--input", "no-such-file.mp4"], "an existing video file"),
+        (["--params", "{oops"], "not JSON"),
+        (["--params", "[1]"], "a JSON object"),
+        (["--seconds", "0"], "--seconds"),
+        (["--comfy", "ftp://x"], "ComfyUI's URL"),
+    ],
+)
+def test_demo_mistakes_are_one_line_and_exit_2(args: list[str], says: str) -> None:
+    """Every user mistake: one line on stderr that says what is wrong and what to do, exit 2, no
+    traceback. The first four failed on a7eb603 (tracebacks or raw PyAV errors)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "trickle", "--log-level", "WARNING", "demo", "--seconds", "1",
+         "--out", os.devnull, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].startswith("demo: ") and says in lines[0], lines
+    assert "Traceback" not in result.stdout + result.stderr and "Errno" not in lines[0]
+
+
+def test_help_texts_are_plain() -> None:
+    """Top-level help without reStructuredText backticks; ``demo --processor`` explains its
+    default (failed on a7eb603: literal ``…`` and no help)."""
+    top = subprocess.run(
+        [sys.executable, "-m", "trickle", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    demo = subprocess.run(
+        [sys.executable, "-m", "trickle", "demo", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert top.returncode == 0 and "``" not in top.stdout
+    assert "passthrough" in demo.stdout.split("--processor", 2)[2].split("--size")[0]

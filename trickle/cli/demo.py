@@ -15,13 +15,16 @@ import json
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from ..config import RunnerConfig
 from ..errors import MediaError, ValidationError
 from ..media.remux import count_video_frames, file_to_ts, segment_durations, ts_to_mp4
+from ..media.resize import MAX_SIDE, MIN_SIDE
 from ..media.testclip import make_test_clip, split_segments
 from ..runner.app import RunnerServer, build_app
 from ..runner.simulator import GatewayStream, LocalOrchestrator
@@ -44,8 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="URL of a ComfyUI with the pack (else in-process); without --params/--update it "
         "runs the bundled blur workflow and sets radius 8 -> 1 midway",
     )
-    parser.add_argument("--processor", choices=sorted(PROCESSORS), default="invert")
-    parser.add_argument("--size", default="512x512", help="test clip WxH (default 512x512)")
+    parser.add_argument(
+        "--processor",
+        choices=sorted(PROCESSORS),
+        default="invert",
+        help="frame processor of the in-process runner (default invert, so the midway update is "
+        "visible: inverted, then not; `runner` itself defaults to passthrough); ignored with --comfy",
+    )
+    parser.add_argument(
+        "--size",
+        default="512x512",
+        help="test clip WIDTHxHEIGHT, even numbers from 16 to 4096 (default 512x512)",
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="test clip frame rate (default 30)")
     parser.add_argument(
         "--params", default=None, help="start params as JSON ('{}': the runner's own workflow)"
@@ -78,11 +91,52 @@ def _plan(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, An
     return params, update
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` with even sides from 16 to 4096 (H.264 4:2:0 needs even sides)."""
+    width, sep, height = text.lower().partition("x")
+    expected = f"WIDTHxHEIGHT with even numbers from {MIN_SIDE} to {MAX_SIDE}, e.g. 512x512"
+    if not sep or not width.strip().isdigit() or not height.strip().isdigit():
+        raise ValidationError("--size", expected, text)
+    w, h = int(width), int(height)
+    if not all(MIN_SIDE <= v <= MAX_SIDE and v % 2 == 0 for v in (w, h)):
+        raise ValidationError("--size", expected, text)
+    return w, h
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Every mistake a user can make on the command line, found before anything starts."""
+    parse_size(args.size)
+    if not 0 < args.seconds <= 3600:
+        raise ValidationError("--seconds", "a number of seconds in (0, 3600]", args.seconds)
+    if not 0 < args.fps <= 240:
+        raise ValidationError("--fps", "a frame rate in (0, 240]", args.fps)
+    if args.input and not Path(args.input).is_file():
+        raise ValidationError("--input", "an existing video file", args.input)
+    if args.comfy:
+        parts = urlsplit(args.comfy)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(
+                "--comfy", "ComfyUI's URL, e.g. http://127.0.0.1:8188", args.comfy
+            )
+
+
 def _clip(args: argparse.Namespace) -> bytes:
     if args.input:
-        return file_to_ts(args.input, args.seconds)
-    width, _, height = args.size.partition("x")
-    return make_test_clip(args.seconds, int(width), int(height), args.fps, keyframe_seconds=1.0)
+        try:
+            return file_to_ts(args.input, args.seconds)
+        except MediaError as exc:
+            cause = exc.__cause__
+            reason = getattr(cause, "strerror", None) or str(exc)
+            raise UsageError(
+                f"--input {args.input}: not a video file PyAV can read ({reason}); "
+                "give an MP4, MKV, MOV or TS file with a video stream"
+            ) from None
+    width, height = parse_size(args.size)
+    return make_test_clip(args.seconds, width, height, args.fps, keyframe_seconds=1.0)
+
+
+class UsageError(Exception):
+    """A user mistake: one line on stderr saying what is wrong and what to do, exit 2."""
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> Any:
@@ -94,6 +148,7 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
 
 
 async def run_demo(args: argparse.Namespace, out: Any) -> int:
+    _check_args(args)
     params, update = _plan(args)
     data = _clip(args)
     segments = split_segments(data)
@@ -128,6 +183,12 @@ async def _stream(
 ) -> int:
     assert orch.http is not None
     health = await _get(orch.http, runner_url + "/health")
+    if health is None and args.comfy:
+        raise UsageError(
+            f"--comfy {args.comfy}: no ComfyUI with this pack answers there (GET /health); start "
+            "ComfyUI with trickle-live in custom_nodes, or leave --comfy out to use the "
+            "in-process runner"
+        )
     version = await _get(orch.http, runner_url + "/version")
     out.write(f"runner {runner_url}: health {health}, version {version}\n")
     channels = orch.create_channels()
@@ -175,13 +236,24 @@ def _summary(
     states = [
         e["event"].get("state") for _, e in gateway.events if e["event"].get("type") == "status"
     ]
+    passthrough = stream.get("frames_passthrough")
+    drops = stream.get("drops", "?")
     rows = [
         ("frames in / out", f"{frames_in} / {frames_out}"),
+        (
+            "published unprocessed",
+            f"{passthrough if passthrough is not None else '?'} (while the workflow loaded, the "
+            "input goes out as it came, so the output never waits)",
+        ),
         ("output segments", f"{log.segments} ({len(output)} bytes)"),
         ("first output after", f"{first:.2f} s" if first is not None else "never"),
         ("output rate", f"{frames_out / span:.1f} fps" if span > 0 else "n/a"),
         ("runner latency p50 / p95", f"{latency.get('p50')} / {latency.get('p95')} ms"),
-        ("drops / errors", f"{stream.get('drops', '?')} / {stream.get('errors', '?')}"),
+        (
+            "drops / errors",
+            f"{drops} / {stream.get('errors', '?')} (a drop: a frame that waited over 100 ms "
+            "behind a newer one because the workflow was slower than the input)",
+        ),
         ("events", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))),
         ("info / error events", "; ".join(_messages(gateway)) or "none"),
         ("status states", " > ".join(dict.fromkeys(s for s in states if s))),
@@ -202,6 +274,13 @@ def _messages(gateway: GatewayStream) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_demo(args, sys.stdout))
-    except (ValidationError, MediaError, json.JSONDecodeError, ValueError) as exc:
+    except (UsageError, ValidationError, MediaError) as exc:
         sys.stderr.write(f"demo: {exc}\n")
+        return 2
+    except json.JSONDecodeError as exc:
+        sys.stderr.write(f"demo: --params/--update: not JSON ({exc.msg} at {exc.pos})\n")
+        return 2
+    except aiohttp.ClientError as exc:
+        where = args.comfy or "the in-process runner"
+        sys.stderr.write(f"demo: lost the connection to {where}: {type(exc).__name__}\n")
         return 2
