@@ -42,7 +42,7 @@ async def test_startup_probes_are_recorded_with_what_will_be_advertised(
     _, status = await get(http, runner.url + "/trickle/status")
     probes = status["probes"]
     hardware = probes["/trickle/runner/hardware/info"]
-    assert hardware["answer"]["model_id"] == "streamdiffusion" and hardware["answer"]["gpus"] == 0
+    assert hardware["answer"]["model_id"] == "streamdiffusion" and "gpu_info" in hardware["answer"]
     assert hardware["remote"] == "127.0.0.1" and hardware["user_agent"].startswith("Go-http")
     assert hardware["token"] == "ok" and hardware["time"] >= began
     assert probes["/trickle/runner/health"]["answer"] == {"status": "IDLE"}
@@ -85,3 +85,24 @@ async def test_an_error_health_answer_is_a_failed_gate(
         assert any("aborts its start-up" in check for check in page["advertised"]["checks"])
     finally:
         await server.close()
+
+
+async def test_a_curl_is_not_the_orchestrator_and_answers_are_recorded_as_sent(
+    make_runner: Any, http: aiohttp.ClientSession
+) -> None:
+    """Failed on a7eb603: a curl to /health made the health gate 'passed' and the orchestrator
+    'curl'; the recorded /hardware/info answer was a rewritten copy, not the body sent."""
+    runner = await make_runner()
+    status, _ = await get(http, runner.url + "/health", headers={"User-Agent": "curl/8.5.0"})
+    assert status == 200
+    _, page = await get(http, runner.url + "/trickle/status")
+    advertised = page["advertised"]
+    assert advertised["health_gate"] == "not seen" and advertised["orchestrator"] is None
+    assert advertised["other_callers"]["health"]["user_agent"] == "curl/8.5.0"
+    assert any("not an orchestrator" in check for check in advertised["checks"])
+    # the orchestrator's probe: what is recorded is byte for byte the body it got
+    status, sent = await get(http, runner.url + "/hardware/info", headers=GO)
+    assert status == 200
+    _, page = await get(http, runner.url + "/trickle/status")
+    assert page["probes"]["/hardware/info"]["answer"] == sent
+    assert page["advertised"]["health_gate"] == "not seen"  # still: no Go /health yet

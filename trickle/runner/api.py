@@ -98,13 +98,13 @@ class RunnerAPI:
     async def hardware_info(self, request: web.Request) -> web.Response:
         gpus = await self.hardware.info()
         answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_info": gpus}
-        self.record_probe(request, {**answer, "gpu_info": None, "gpus": len(gpus)})
+        self.record_probe(request, answer)  # exactly what was sent
         return json_ok(answer)
 
     async def hardware_stats(self, request: web.Request) -> web.Response:
         gpus = await self.hardware.stats()
         answer = {"pipeline": PIPELINE, "model_id": self.config.model_id, "gpu_stats": gpus}
-        self.record_probe(request, {**answer, "gpu_stats": None, "gpus": len(gpus)})
+        self.record_probe(request, answer)
         return json_ok(answer)
 
     async def live_video_to_video(self, request: web.Request) -> web.Response:

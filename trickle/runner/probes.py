@@ -43,15 +43,25 @@ def token_state(request: web.Request, token: str) -> str:
     return "ok" if ok else "wrong"
 
 
+def from_orchestrator(user_agent: str) -> bool:
+    """go-livepeer probes with Go's default HTTP client; a ``curl`` or a browser is not an
+    orchestrator, and must not make the status say the orchestrator's health gate passed."""
+    return user_agent.startswith(GO_CLIENT)
+
+
 class ProbeLog:
-    """Probes by path (the last of each) and by kind, plus counts."""
+    """Probes by path (the last of each), and by kind: the orchestrator's (Go's HTTP client)
+    apart from everyone else's (``curl``, a browser, a monitor), each with counts."""
 
     def __init__(self) -> None:
         self.by_path: dict[str, dict[str, Any]] = {}
-        self.by_kind: dict[str, dict[str, Any]] = {}
+        self.by_kind: dict[str, dict[str, Any]] = {}  # the orchestrator's probes only
         self.counts: dict[str, int] = {}
+        self.others: dict[str, dict[str, Any]] = {}  # other callers' probes, by kind
+        self.other_counts: dict[str, int] = {}
 
     def record(self, request: web.Request, answer: Any, token: str = "") -> dict[str, Any]:
+        """Record a probe and ``answer``: exactly the body that was sent."""
         entry = {
             "time": int(time.time() * 1000),
             "path": request.path,
@@ -63,8 +73,12 @@ class ProbeLog:
         self.by_path[request.path] = entry
         kind = kind_of(request.path)
         if kind is not None:
-            self.by_kind[kind] = entry
-            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if from_orchestrator(entry["user_agent"]):
+                self.by_kind[kind] = entry
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+            else:
+                self.others[kind] = entry
+                self.other_counts[kind] = self.other_counts.get(kind, 0) + 1
         return entry
 
     def advertised(self, model_id: str, version: str, token_set: bool) -> dict[str, Any]:
@@ -83,7 +97,12 @@ class ProbeLog:
             "runner_version": (ver or {}).get("answer", {}).get("version") if ver else None,
             "orchestrator": _caller(health or hardware or ver),
             "probes_seen": dict(self.counts),
-            "checks": _checks(gate, health, hardware, ver, token_set, model_id, version),
+            "other_callers": {
+                kind: {**_caller(entry), "count": self.other_counts[kind]}  # type: ignore[dict-item]
+                for kind, entry in self.others.items()
+            },
+            "checks": _checks(gate, health, hardware, ver, token_set, model_id, version)
+            + _other_checks(health, self.others),
         }
 
 
@@ -136,3 +155,14 @@ def _checks(
             f"Runner version {version}: gateways with -aiMinRunnerVersion above it skip this node."
         )
     return out
+
+
+def _other_checks(health: dict[str, Any] | None, others: dict[str, dict[str, Any]]) -> list[str]:
+    other = others.get("health")
+    if health is not None or other is None:
+        return []
+    agent = other["user_agent"] or "no user agent"
+    return [
+        f"/health was called by {agent} from {other['remote']}, which is not an orchestrator "
+        "(go-livepeer probes as Go-http-client): the orchestrator's health gate is still unseen."
+    ]
