@@ -173,14 +173,14 @@ def comfyui_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]
 
 @pytest.fixture(scope="session")
 def comfyui_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
-    """A ComfyUI serving two streams at once (also on its live-runner port); its default live
-    workflow is ``blur`` (``TRICKLE_WORKFLOW``)."""
+    """A ComfyUI serving three streams at once (two of them on its live-runner port); its
+    default live workflow is ``blur`` (``TRICKLE_WORKFLOW``)."""
     with boot(
         tmp_path_factory,
         "comfy-two",
         skip_reason="COMFYUI_PATH is not set: the concurrent-session tests need a ComfyUI",
         env={
-            "TRICKLE_CAPACITY": "2",
+            "TRICKLE_CAPACITY": "3",
             "TRICKLE_LR_CAPACITY": "2",
             "TRICKLE_LR_IDLE_TIMEOUT": "3",
             "TRICKLE_INPUT_TIMEOUT": "20",
