@@ -30,6 +30,10 @@ FLOOR_TESTS = [
     "tests/protocol/test_protocol_cli.py",
     "tests/protocol/test_protocol_conformance_payload.py",
     "tests/protocol/test_protocol_conformance_basics.py",
+    "tests/test_jsonsafe.py",
+    "tests/runner/test_runner_json_errors.py",
+    "tests/liverunner/test_liverunner_json_errors.py",
+    "tests/web/test_web_json_errors.py",
 ]
 
 

@@ -21,15 +21,18 @@ with the session headers (:mod:`.session_control`). This app is served on its ow
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import TrickleError, ValidationError
+from ..jsonsafe import JsonInputError, json_response, loads
+from ..runner.http import end_broken_body
+from ..runner.json_errors import http_status, json_errors_middleware
 from ..session.manager import CapacityError, StreamManager
 from ..session.request import parse_params, parse_start_request
 from .config import LiveRunnerConfig
@@ -42,7 +45,7 @@ SIZE_FIELDS = ("width", "height", "fps", "max_framerate")
 
 
 def error(status: int, msg: str, **extra: Any) -> web.Response:
-    return web.json_response({"detail": {"msg": msg, **extra}}, status=status)
+    return json_response({"detail": {"msg": msg, **extra}}, status=status)
 
 
 def parse_start_body(body: Any, default_model: str) -> tuple[str, dict[str, Any]]:
@@ -68,15 +71,19 @@ def parse_start_body(body: Any, default_model: str) -> tuple[str, dict[str, Any]
 
 
 async def read_json(request: web.Request, limit: int = 4 << 20) -> Any:
-    raw = await request.content.read(limit + 1)
+    try:
+        raw = await request.content.read(limit + 1)
+    except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on bytes that are not
+        end_broken_body(request)
+        raise ValidationError("body", "a readable body", " ".join(str(exc).split())) from None
     if len(raw) > limit:
         raise ValidationError("body", f"at most {limit} bytes", len(raw))
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationError("body", "JSON", raw[:60].decode(errors="replace")) from None
+        return loads(raw)
+    except JsonInputError as exc:  # NaN, 1e999, deep nesting and huge integers included
+        raise ValidationError("body", "JSON", str(exc)) from None
 
 
 class LiveRunnerApp:
@@ -101,7 +108,10 @@ class LiveRunnerApp:
         self.refused_busy = 0
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=4 << 20)
+        # aiohttp's own answers (404, 405, 413, 417) as JSON too, with their status
+        app = web.Application(
+            client_max_size=4 << 20, middlewares=[json_errors_middleware(http_status)]
+        )
         p = self.cfg.prefix
         app.router.add_post(f"{p}/start", self.start)
         app.router.add_post(f"{p}/update", self.update)
@@ -162,7 +172,7 @@ class LiveRunnerApp:
             return error(502, f"opening channels at the orchestrator failed: {exc}")
         self.sessions.running(session, stream)
         log.info("live session %s started (model %s)", sid, model_id)
-        return web.json_response(self._start_reply(session, model_id))
+        return json_response(self._start_reply(session, model_id))
 
     async def update(self, request: web.Request) -> web.Response:
         try:
@@ -179,7 +189,7 @@ class LiveRunnerApp:
             return error(400, f"update refused: {exc}", **exc.as_dict())
         except TrickleError as exc:
             return error(404, str(exc))
-        return web.json_response({"session_id": sid, "applied": applied})
+        return json_response({"session_id": sid, "applied": applied})
 
     async def status(self, request: web.Request) -> web.Response:
         sid = self._session_id(request)
@@ -198,7 +208,7 @@ class LiveRunnerApp:
                 sessions=[s.public() for s in self.sessions.all()],
                 **self._status_extra(),
             )
-        return web.json_response(body)
+        return json_response(body)
 
     async def stop(self, request: web.Request) -> web.Response:
         sid = self._session_id(request)
@@ -206,19 +216,19 @@ class LiveRunnerApp:
             return error(400, "the Livepeer-Session-Id header is required")
         if sid in self.sessions:
             await self.sessions.end(sid, "stopped by the client")
-            return web.json_response({"session_id": sid, "stopped": True})
+            return json_response({"session_id": sid, "stopped": True})
         try:  # not ours (already ended, or never started): still free the orchestrator's slot
             headers = self._session_headers(request)
             await SessionControl(headers, self._http, timeout=self.cfg.start_timeout).stop()
         except (ValidationError, TrickleError) as exc:
             log.info("stop for unknown session %s: %s", sid, exc)
-        return web.json_response({"session_id": sid, "stopped": False})
+        return json_response({"session_id": sid, "stopped": False})
 
     async def health(self, request: web.Request) -> web.Response:
         state = self.health_state()
         code = 503 if state in ("LOADING", "ERROR") and not len(self.sessions) else 200
         body = {"status": state, "sessions": len(self.sessions), "capacity": self.cfg.capacity}
-        return web.json_response(body, status=code)
+        return json_response(body, status=code)
 
     # -- helpers ----------------------------------------------------------------------------
 

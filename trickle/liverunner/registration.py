@@ -11,12 +11,12 @@ so we give it absolute), ``app`` = ``live-video-to-video/<model id>``, ``version
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ..jsonsafe import dumps
 from .config import METADATA_MAX_BYTES, LiveRunnerConfig
 
 
@@ -45,10 +45,10 @@ def metadata(cfg: LiveRunnerConfig, extra: Mapping[str, Any] | None = None) -> s
         "model_id": cfg.model_id,
     }
     facts.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
-    text = json.dumps(facts, separators=(",", ":"), sort_keys=True)
+    text = dumps(facts, sort_keys=True)
     while len(text.encode()) > METADATA_MAX_BYTES and len(facts) > 3:
         facts.popitem()
-        text = json.dumps(facts, separators=(",", ":"), sort_keys=True)
+        text = dumps(facts, sort_keys=True)
     return text
 
 
@@ -92,7 +92,7 @@ def register_command(
     cfg: LiveRunnerConfig, runner_url: str, extra: Mapping[str, Any] | None = None
 ) -> str:
     """The ``curl`` command that upserts this runner on the O's CLI port (no auth there: loopback)."""
-    document = json.dumps(static_config(cfg, runner_url, extra), separators=(",", ":"))
+    document = dumps(static_config(cfg, runner_url, extra))
     target = cfg.cli_url.rstrip("/") + "/registerLiveRunners"
     return (
         f"curl -sS -X POST {shlex.quote(target)} -H 'Content-Type: application/json' "
