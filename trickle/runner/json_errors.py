@@ -65,7 +65,12 @@ def _as_json(resp: web.StreamResponse, status_for: StatusFor) -> web.StreamRespo
     is_json = (resp.content_type or "") == "application/json"
     if is_json and status_for(resp.status) == resp.status:
         return resp
-    text = resp.text if isinstance(resp, web.Response) and not is_json else None
+    text = None
+    if isinstance(resp, web.Response) and not is_json:
+        try:
+            text = resp.text
+        except (UnicodeDecodeError, LookupError):  # a binary error body: the reason phrase
+            text = None
     out = error_json(resp.status, _describe(resp.status, text, resp.reason), status_for)
     if isinstance(resp, web.Response) and is_json and resp.body is not None:
         out.body = resp.body  # already JSON: only the status changes
