@@ -17,9 +17,13 @@ from importlib import metadata
 
 log = logging.getLogger(__name__)
 
-# aiohttp: 3.10.11 is the oldest the whole suite passes on; av: ComfyUI's own floor (the media
-# code falls back from PyAV 17's add_mux_stream, see media/avcompat.py); numpy: 1.24.0.
-FLOORS: dict[str, str] = {"aiohttp": "3.10.11", "av": "14.2.0", "numpy": "1.24.0"}
+# The oldest versions the suite passes on (av 14.2.0, aiohttp 3.10.7, numpy 1.24.0 together):
+# - av: ComfyUI's own floor; the media code falls back from PyAV 17's add_mux_stream
+#   (media/avcompat.py); av 13.1 fails the encoder tests (PictureType);
+# - aiohttp: 3.10.6 and older build request.url from a host:port that current yarl refuses
+#   (the /trickle/setup route fails), 3.9.0 also fails the 100-cycle leak test;
+# - numpy: the floor claimed before, tested; older ones were not tried.
+FLOORS: dict[str, str] = {"aiohttp": "3.10.7", "av": "14.2.0", "numpy": "1.24.0"}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
