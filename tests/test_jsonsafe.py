@@ -57,3 +57,29 @@ def test_loads_accepts_ordinary_json() -> None:
         "f": 0.5,
     }
     assert loads(b'{"x": "\\u00e9"}') == {"x": "\u00e9"}
+
+
+async def test_client_json_bodies_towards_an_orchestrator_are_strict_json() -> None:
+    """``json=`` bodies of our client sessions (heartbeats, session callbacks) go through dumps."""
+    from aiohttp import web
+    from trickle_live.trickle.protocol.http import make_client_session
+
+    received: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(text="{}", content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/runners/heartbeat", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/runners/heartbeat"
+    try:
+        async with make_client_session() as http, http.post(url, json={"load": float("nan")}):
+            pass
+    finally:
+        await runner.cleanup()
+    assert json.loads(received[0], parse_constant=_no_constant) == {"load": None}
