@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from trickle_live.nodes.store import WorkflowStore
 from trickle_live.routes import register_pack
+from trickle_live.routes.comfy import install_json_errors
 from trickle_live.routes.panel import panel_settings, register_panel
 from trickle_live.trickle.config import RunnerConfig
 from trickle_live.trickle.runner.api import RunnerAPI
@@ -50,7 +51,18 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     mount(routes, RunnerAPI(manager), api_aliases=False)
     register_pack(routes, store, factory=lambda params, model_id: None)
     _, live_test = register_panel(routes, store, settings)
-    app = web.Application()
+
+    @web.middleware
+    async def host_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        return await handler(request)  # stands for ComfyUI's own middlewares
+
+    app = web.Application(middlewares=[host_middleware])
+
+    async def host_page(request: web.Request) -> web.Response:
+        return web.Response(text="the host's")
+
+    app.router.add_get("/host/page", host_page)
+    install_json_errors(app, list(routes))  # what register_in_comfyui does
     app.add_routes(routes)
     posts = [
         r.path.replace("{stream_id}", "nope").replace("{name}", "w")
@@ -87,3 +99,70 @@ async def test_our_routes_answer_bad_bodies_with_strict_json_4xx(
                     answer = json.loads(raw, parse_constant=_no_constant)
                     if resp.status != 200:
                         assert isinstance(answer["detail"]["msg"], str), where
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("GET", "/live-video-to-video", {}),  # a wrong method on our path: aiohttp's 405 text
+        ("PUT", "/trickle/settings", {}),
+        ("DELETE", "/trickle/streams/nope/stop", {}),
+    ],
+)
+async def test_our_paths_answer_aiohttp_errors_as_json_400(
+    host: tuple[str, list[str]], method: str, path: str, headers: dict[str, str]
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, host[0] + path, headers=headers, json={}) as resp,
+    ):
+        raw = await resp.read()
+        assert resp.status == 400 and resp.content_type == "application/json", raw[:200]
+        assert json.loads(raw, parse_constant=_no_constant)["detail"]["msg"]
+
+
+async def test_other_paths_keep_the_hosts_answers(host: tuple[str, list[str]]) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(host[0] + "/host/nope") as resp:
+            assert resp.status == 404 and resp.content_type == "text/plain"
+        async with http.post(host[0] + "/host/page") as resp:
+            assert resp.status == 405 and resp.content_type == "text/plain"
+
+
+async def test_register_in_comfyui_installs_it_for_our_paths_and_api_twins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Through the real registration on a stand-in PromptServer, then ComfyUI's add_routes step
+    (``/api`` twins, then the table, as server.py does)."""
+    import sys
+    import types
+
+    from trickle_live.routes.comfy import register_in_comfyui
+
+    monkeypatch.delenv("TRICKLE_LR_PORT", raising=False)
+    server = types.SimpleNamespace(routes=web.RouteTableDef(), app=web.Application())
+    module = types.ModuleType("server")
+    module.PromptServer = types.SimpleNamespace(instance=server)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "server", module)
+    register_in_comfyui(WorkflowStore(tmp_path / "workflows"))
+    api_routes = web.RouteTableDef()
+    for route in server.routes:
+        if isinstance(route, web.RouteDef):
+            api_routes.route(route.method, "/api" + route.path)(route.handler, **route.kwargs)
+    server.app.add_routes(api_routes)
+    server.app.add_routes(server.routes)
+    runner = web.AppRunner(server.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path in ("/live-video-to-video", "/api/live-video-to-video", "/trickle/settings"):
+                async with http.put(base + path) as resp:
+                    raw = await resp.read()
+                    assert resp.status == 400 and resp.content_type == "application/json", raw
+            async with http.get(base + "/not-ours") as resp:
+                assert resp.status == 404 and resp.content_type == "text/plain"
+    finally:
+        await runner.cleanup()

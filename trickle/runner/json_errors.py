@@ -12,14 +12,19 @@ turn each into the documented JSON error, with the status ``status_for`` maps it
 
 ``runner_status`` keeps the runner contract's statuses (400/401/422/500 only); ``http_status``
 keeps the status aiohttp chose (the live-runner app, whose contract has 404, 409 and 502).
-ComfyUI's port is not ours: there only the pack's handlers (``http.guarded``) answer JSON.
+
+ComfyUI's port is not ours. There the pack's handlers answer JSON (``http.guarded``) and
+:func:`paths_middleware` turns aiohttp's errors into JSON for our paths only (a wrong method on
+one of them); ComfyUI answers everything else, ``Expect: bogus`` and malformed requests too
+(route ``expect_handler`` kwargs would break ComfyUI's ``/api`` mirroring of the route table).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -170,3 +175,27 @@ class JsonErrorAppRunner(web.AppRunner):
         assert isinstance(server, _JsonServer)
         server.status_for = self._status_for
         return server
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """An aiohttp route path (``/trickle/streams/{stream_id}/stop``) as a full-match regex."""
+    return re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
+
+
+def paths_middleware(paths: Iterable[str], status_for: StatusFor = runner_status) -> Any:
+    """A middleware for a host's app: aiohttp's errors as JSON on ``paths`` only."""
+    patterns = [_path_pattern(p) for p in paths]
+
+    def ours(path: str) -> bool:
+        return any(pattern.fullmatch(path) for pattern in patterns)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400 or not ours(request.path):
+                raise
+            return _from_exception(exc, status_for)
+
+    return middleware
