@@ -64,6 +64,7 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     app.router.add_get("/host/page", host_page)
     install_json_errors(app, list(routes))  # what register_in_comfyui does
     app.add_routes(routes)
+    app.router.add_static("/", tmp_path)  # ComfyUI serves its frontend from "/" (GET catch-all)
     posts = [
         r.path.replace("{stream_id}", "nope").replace("{name}", "w")
         for r in routes
@@ -123,8 +124,8 @@ async def test_our_paths_answer_aiohttp_errors_as_json_400(
 
 async def test_other_paths_keep_the_hosts_answers(host: tuple[str, list[str]]) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(host[0] + "/host/nope") as resp:
-            assert resp.status == 404 and resp.content_type == "text/plain"
+        async with http.get(host[0] + "/host/nope") as resp:  # the host's static route
+            assert resp.status == 404 and resp.content_type != "application/json"
         async with http.post(host[0] + "/host/page") as resp:
             assert resp.status == 405 and resp.content_type == "text/plain"
 
@@ -162,6 +163,8 @@ async def test_register_in_comfyui_installs_it_for_our_paths_and_api_twins(
                 async with http.put(base + path) as resp:
                     raw = await resp.read()
                     assert resp.status == 400 and resp.content_type == "application/json", raw
+            async with http.get(base + "/live-video-to-video") as resp:  # the static route's
+                assert resp.status == 400 and resp.content_type == "application/json"
             async with http.get(base + "/not-ours") as resp:
                 assert resp.status == 404 and resp.content_type == "text/plain"
     finally:

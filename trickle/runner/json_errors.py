@@ -183,19 +183,30 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 
 
 def paths_middleware(paths: Iterable[str], status_for: StatusFor = runner_status) -> Any:
-    """A middleware for a host's app: aiohttp's errors as JSON on ``paths`` only."""
-    patterns = [_path_pattern(p) for p in paths]
+    """A middleware for a host's app: aiohttp's errors as JSON on ``paths`` only.
+
+    A method we do not serve on one of our paths may be matched by a host's catch-all (ComfyUI
+    serves its frontend with ``web.static("/")``, whose missing-file answer is an empty 404 made
+    after the middlewares): a request on our path whose matched route is not ours is answered
+    405 (mapped by ``status_for``) here."""
+    canonical = set(paths)
+    patterns = [_path_pattern(p) for p in canonical]
 
     def ours(path: str) -> bool:
         return any(pattern.fullmatch(path) for pattern in patterns)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route
+        resource = route.resource if route is not None else None
+        if resource is not None and resource.canonical not in canonical and ours(request.path):
+            return error_json(405, f"Method Not Allowed: {request.method}", status_for)
         try:
-            return await handler(request)
+            resp = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400 or not ours(request.path):
                 raise
             return _from_exception(exc, status_for)
+        return _as_json(resp, status_for) if ours(request.path) else resp
 
     return middleware
