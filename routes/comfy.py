@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -75,6 +75,7 @@ def register_in_comfyui(store: WorkflowStore) -> None:
 
     server = PromptServer.instance
     install_guard(server.app)  # first: ComfyUI's port refuses proxied live-runner traffic
+    before = len(list(server.routes))
     skip = path_checker(taken_routes(server))
     factory = comfy_factory(store)
     count = register_pack(server.routes, store, validate=validate, factory=factory, skip=skip)
@@ -84,7 +85,21 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     except ImportError:
         log.exception("trickle-live: the runner routes are unavailable")
     count += register_panel(server.routes, store, settings, skip=skip)[0]
+    install_json_errors(server.app, list(server.routes)[before:])
     log.info("trickle-live: %d routes registered", count)
+
+
+def install_json_errors(app: web.Application, ours: list[Any]) -> None:
+    """aiohttp's errors on the pack's own paths (and their ``/api`` twins) as JSON, e.g. a wrong
+    method; every other path keeps ComfyUI's answers."""
+    from ..trickle.runner.json_errors import paths_middleware
+
+    paths = {r.path for r in ours if isinstance(r, web.RouteDef)}
+    paths |= {"/api" + p for p in paths}
+    try:
+        app.middlewares.append(cast(Any, paths_middleware(sorted(paths))))
+    except RuntimeError:  # frozen: the server already started
+        log.error("trickle-live: ComfyUI's app is already running; its errors stay text")
 
 
 def _mount_runner(

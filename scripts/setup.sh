@@ -4,7 +4,8 @@
 #   bash scripts/setup.sh --dev    + test tools, CPU torch 2.13.0, and pytrickle in its own
 #                                  environment (.venv-pytrickle: it pins av<=14.4, whose newest wheel here is
 #                                  14.2.0, and needs torch), and livepeer-gateway in .venv-lpgw
-#                                  (Python 3.12) when a 3.12 interpreter exists
+#                                  (Python 3.12) when a 3.12 interpreter exists, and .venv-avmin: the
+#                                  oldest aiohttp/av/numpy requirements.txt allows (tests/deps)
 # Idempotent: an existing environment is reused and brought up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,12 @@ for a in "$@"; do case "$a" in --dev) dev=1 ;; *) echo "unknown option: $a" >&2;
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt torch==2.13.0
+  # the oldest supported versions (requirements.txt's floors, pinned) for tests/deps: CI runs
+  # the media, protocol and HTTP-error tests on them as well as on the newest in .venv
+  [ -x .venv-avmin/bin/python ] || "$PY" -m venv .venv-avmin
+  .venv-avmin/bin/python -m pip install -q --disable-pip-version-check \
+    $(sed -n 's/^\([A-Za-z0-9_.-]*\)>=/\1==/p' requirements.txt) \
+    $(grep -E '^(pytest|pytest-asyncio|pytest-timeout|trustme)>=' requirements-dev.txt)
   [ -x .venv-pytrickle/bin/python ] || "$PY" -m venv .venv-pytrickle
   .venv-pytrickle/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 av==14.2.0 pytrickle==0.1.6
   # livepeer-gateway (the SDK, Python >= 3.12) drives the live-runner app in an interop test

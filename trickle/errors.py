@@ -8,6 +8,7 @@ capabilities: ``.url`` keeps the full URL for code, ``str(exc)`` shows only a re
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .redaction import redact_channel_url, scrub
@@ -81,6 +82,8 @@ class ValidationError(TrickleError):
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "nan", "inf": JSON has no such number (an orchestrator rejects it)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):

@@ -32,7 +32,6 @@ on every proxied request): 403 otherwise, 404 for an unknown session.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -40,9 +39,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import TrickleError, ValidationError
+from ..jsonsafe import JsonInputError, json_response, loads
 from ..logtext import printable
+from ..runner.http import end_broken_body
+from ..runner.json_errors import http_status, json_errors_middleware
 from ..session.manager import CapacityError, StreamManager
 from ..session.request import parse_params, parse_start_request
 from .config import LiveRunnerConfig
@@ -63,7 +66,7 @@ PROTOCOL_KEYS = frozenset({"keep", "type", "request_id", "width", "height", "fps
 
 
 def error(status: int, msg: str, **extra: Any) -> web.Response:
-    return web.json_response({"detail": {"msg": msg, **extra}}, status=status)
+    return json_response({"detail": {"msg": msg, **extra}}, status=status)
 
 
 def parse_start_body(
@@ -96,15 +99,19 @@ def parse_start_body(
 
 
 async def read_json(request: web.Request, limit: int = 4 << 20) -> Any:
-    raw = await request.content.read(limit + 1)
+    try:
+        raw = await request.content.read(limit + 1)
+    except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on bytes that are not
+        end_broken_body(request)
+        raise ValidationError("body", "a readable body", " ".join(str(exc).split())) from None
     if len(raw) > limit:
         raise ValidationError("body", f"at most {limit} bytes", len(raw))
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationError("body", "JSON", raw[:60].decode(errors="replace")) from None
+        return loads(raw)
+    except JsonInputError as exc:  # NaN, 1e999, deep nesting and huge integers included
+        raise ValidationError("body", "JSON", str(exc)) from None
 
 
 class LiveRunnerApp:
@@ -131,7 +138,10 @@ class LiveRunnerApp:
         self.refused_busy = 0
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=4 << 20)
+        # aiohttp's own answers (404, 405, 413, 417) as JSON too, with their status
+        app = web.Application(
+            client_max_size=4 << 20, middlewares=[json_errors_middleware(http_status)]
+        )
         p = self.cfg.prefix
         app.router.add_post(f"{p}/start", self.start)
         app.router.add_post(f"{p}/update", self.update)
@@ -211,7 +221,7 @@ class LiveRunnerApp:
             return error(502, f"opening channels at the orchestrator failed: {exc}")
         self.sessions.running(session, stream)
         log.info("live session %s started (model %s)", printable(sid), printable(model_id))
-        return web.json_response(self._start_reply(session, model_id))
+        return json_response(self._start_reply(session, model_id))
 
     async def update(self, request: web.Request) -> web.Response:
         session, refused = self._authorized(request)
@@ -239,7 +249,7 @@ class LiveRunnerApp:
             return error(400, f"update refused: {exc}", **exc.as_dict())
         except TrickleError as exc:
             return error(404, str(exc))
-        return web.json_response({"session_id": sid, "applied": applied})
+        return json_response({"session_id": sid, "applied": applied})
 
     async def status(self, request: web.Request) -> web.Response:
         session = None
@@ -261,7 +271,7 @@ class LiveRunnerApp:
                 last_error=self.sessions.last_error,
                 **self._status_extra(),
             )
-        return web.json_response(body)
+        return json_response(body)
 
     async def stop(self, request: web.Request) -> web.Response:
         sid = self._session_id(request)
@@ -277,7 +287,7 @@ class LiveRunnerApp:
                 released = await control.stop()
             except (ValidationError, TrickleError) as exc:
                 log.info("stop for unknown session %s: %s", printable(sid), exc)
-            return web.json_response(
+            return json_response(
                 {"detail": {"msg": f"no session {sid}"}, "released_at_orchestrator": released},
                 status=404,
             )
@@ -286,7 +296,7 @@ class LiveRunnerApp:
             return refused
         await self.sessions.end(sid, "stopped by the client")
         ended = self.sessions.history[-1] if self.sessions.history else {}
-        return web.json_response(
+        return json_response(
             {"session_id": sid, "stopped": True, "released": ended.get("released", "")}
         )
 
@@ -310,7 +320,7 @@ class LiveRunnerApp:
 
     async def schema(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.describe())
+            return json_response(self.describe())
         except Exception as exc:  # a broken workflow file must not take the route down
             log.exception("live runner: describing the live workflow failed")
             return error(500, f"describing the live workflow failed: {type(exc).__name__}")
@@ -319,7 +329,7 @@ class LiveRunnerApp:
         state = self.health_state()
         code = 503 if state in ("LOADING", "ERROR") and not len(self.sessions) else 200
         body = {"status": state, "sessions": len(self.sessions), "capacity": self.cfg.capacity}
-        return web.json_response(body, status=code)
+        return json_response(body, status=code)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -11,12 +11,12 @@ so we give it absolute), ``app`` = ``live-video-to-video/<model id>``, ``version
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ..jsonsafe import dumps
 from .config import METADATA_MAX_BYTES, LiveRunnerConfig
 
 
@@ -74,7 +74,7 @@ def metadata(cfg: LiveRunnerConfig, extra: Mapping[str, Any] | None = None) -> s
 
 
 def _compact(facts: Mapping[str, Any]) -> str:
-    return json.dumps(facts, separators=(",", ":"), sort_keys=True, allow_nan=False, default=str)
+    return dumps(facts, sort_keys=True)
 
 
 def _common(
@@ -117,7 +117,7 @@ def register_command(
     cfg: LiveRunnerConfig, runner_url: str, extra: Mapping[str, Any] | None = None
 ) -> str:
     """The ``curl`` command that upserts this runner on the O's CLI port (no auth there: loopback)."""
-    document = json.dumps(static_config(cfg, runner_url, extra), separators=(",", ":"))
+    document = dumps(static_config(cfg, runner_url, extra))
     target = cfg.cli_url.rstrip("/") + "/registerLiveRunners"
     return (
         f"curl -sS -X POST {shlex.quote(target)} -H 'Content-Type: application/json' "

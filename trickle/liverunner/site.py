@@ -11,6 +11,8 @@ import logging
 
 from aiohttp import web
 
+from ..runner.json_errors import JsonErrorAppRunner, http_status
+
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +28,9 @@ class LiveRunnerSite:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        runner = JsonErrorAppRunner(
+            self.app, status_for=http_status, handle_signals=False, access_log=None
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port, reuse_address=True)

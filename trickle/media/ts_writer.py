@@ -27,6 +27,7 @@ from fractions import Fraction
 import av
 
 from .audio_out import OpusEncoder, add_opus_stream
+from .avcompat import add_h264_mux_stream
 from .frames import AudioFrame, VideoFrame
 from .segmenter import SegmentSink, TsSegmenter
 from .stats import EncoderStats
@@ -77,7 +78,7 @@ class TsWriter:
         self._container = av.open(
             _SegmenterFile(self._segmenter), mode="w", format="mpegts", options=MUXER_OPTIONS
         )
-        self._video_stream = self._container.add_mux_stream("h264", rate=Fraction(fps_hint))
+        self._video_stream = add_h264_mux_stream(self._container, Fraction(fps_hint))
         self._video_stream.time_base = TB_90K
         self._video = H264Encoder(
             segment_seconds=segment_seconds,

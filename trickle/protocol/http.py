@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from ..jsonsafe import dumps
+
 CONNECT_TIMEOUT = 10.0
 
 
@@ -31,8 +33,10 @@ def make_client_session(
     """A ClientSession for trickle: TLS verification off unless asked, no overall request timeout.
 
     ``ssl_context`` (optional) is used instead of the default verifying context, e.g. to trust a
-    private CA. Other keyword arguments go to :class:`aiohttp.ClientSession`.
+    private CA. Other keyword arguments go to :class:`aiohttp.ClientSession`. ``json=`` bodies are
+    written by :func:`..jsonsafe.dumps` (never a non-finite number: orchestrators decode with Go).
     """
+    kw.setdefault("json_serialize", dumps)
     connector = aiohttp.TCPConnector(
         ssl=ssl_setting(verify_tls or ssl_context is not None, ssl_context)
     )

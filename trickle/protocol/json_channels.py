@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..errors import TrickleTimeout, ValidationError
+from ..jsonsafe import dumps
 from ..redaction import redact_channel_url
 from .publisher import TricklePublisher
 from .subscriber import TrickleSubscriber
@@ -108,7 +109,7 @@ class EventsWriter:
 
     async def send(self, obj: dict[str, Any]) -> None:
         """Publish ``obj`` as one segment; returns once the server has accepted it."""
-        data = json.dumps(obj, separators=(",", ":"), default=str).encode()
+        data = dumps(obj).encode()
         async with self._lock:
             await self._pub.write_segment(data)
             self.sent += 1

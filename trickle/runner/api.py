@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import __version__
+from .. import __version__, deps
 from ..config import RunnerConfig
 from ..errors import ValidationError
 from ..session.manager import CapacityError, StreamManager
@@ -50,6 +50,8 @@ class RunnerAPI:
         self.probes: dict[str, dict[str, Any]] = self.probe_log.by_path  # path -> last probe
         self.last_start: dict[str, Any] | None = None
         self.started_at = time.time()
+        # a package older than its floor (logged once): shown in /trickle/status, starts refused
+        self.dependency_problems: list[str] = list(deps.problems())
 
     # --- shared helpers -----------------------------------------------------------------------
     def record_probe(self, request: web.Request, answer: Any) -> None:
@@ -68,6 +70,8 @@ class RunnerAPI:
     async def start_stream(self, request: StartRequest) -> None:
         """Start through the manager; capacity → 500 ``insufficient capacity``."""
         self.last_start = {"time": int(time.time() * 1000), **request.summary()}
+        if self.dependency_problems:
+            raise ApiError(500, "; ".join(self.dependency_problems))
         try:
             await self.manager.start(request)
         except CapacityError as exc:

@@ -15,6 +15,7 @@ from ..config import RunnerConfig
 from ..session.manager import ProcessorFactory, StreamManager
 from ..session.workflow_spec import workflow_factory
 from .api import RunnerAPI
+from .json_errors import JsonErrorAppRunner, json_errors_middleware, runner_status
 from .registration import ByocRegistrar
 from .routes import Mounted, mount
 
@@ -39,7 +40,10 @@ def build_app(
     manager = StreamManager(config, factory)
     api = RunnerAPI(manager, config, readiness=readiness)
     # Our own limit applies per route (read_body); aiohttp's must not answer 413 first.
-    app = web.Application(client_max_size=config.max_body_bytes * 2)
+    app = web.Application(
+        client_max_size=config.max_body_bytes * 2,
+        middlewares=[json_errors_middleware(runner_status)],  # aiohttp's own answers as JSON too
+    )
     mounted = mount(app, api, api_aliases=True)
     app[API_KEY] = api
     app[MOUNTED_KEY] = mounted
@@ -78,7 +82,7 @@ class RunnerServer:
         return self.app[API_KEY]
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5.0)
+        self._runner = JsonErrorAppRunner(self.app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import ValidationError
+from ..jsonsafe import JsonInputError, json_response, loads
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ALLOWED_ERROR_STATUS = (400, 401, 422, 500)
+SETTLE_BYTES = 1 << 20  # what is read of a body a handler answered without reading
 
 
 class ApiError(Exception):
@@ -38,7 +40,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, msg: str, **detail: Any) -> web.Response:
-    return web.json_response({"detail": {"msg": msg, **detail}}, status=status)
+    return json_response({"detail": {"msg": msg, **detail}}, status=status)
 
 
 def validation_error(exc: ValidationError, status: int) -> ApiError:
@@ -50,6 +52,11 @@ def guarded(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
+        resp = await answer(request)
+        await settle_body(request, resp)
+        return resp
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:
@@ -74,11 +81,44 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             f"body too large: expected at most {limit} bytes, received {request.content_length}",
         )
     data = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            raise ApiError(400, f"body too large: expected at most {limit} bytes")
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise ApiError(400, f"body too large: expected at most {limit} bytes")
+    except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on bytes that are not
+        end_broken_body(request)
+        raise ApiError(400, f"body: unreadable ({_first_line(exc)})") from None
     return bytes(data)
+
+
+def end_broken_body(request: web.BaseRequest) -> None:
+    """After a body that failed to decode: nothing more to read (aiohttp would otherwise read
+    the rest after the answer and log the failure again as an unhandled exception)."""
+    request.content.feed_eof()
+
+
+async def settle_body(request: web.BaseRequest, resp: web.StreamResponse) -> None:
+    """Before answering: read what the handler left of the body (at most SETTLE_BYTES). A body
+    that fails to decode (bad gzip) or is longer closes the connection after the answer, so the
+    client does not send its next request on a connection aiohttp is about to drop."""
+    content = request.content
+    read = 0
+    try:  # at_eof: also what is buffered is read (an unread buffer keeps the socket paused)
+        while not content.at_eof() and read <= SETTLE_BYTES:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            read += len(chunk)
+    except RequestPayloadError:
+        end_broken_body(request)
+    if content.exception() is not None or not content.at_eof():
+        resp.force_close()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines)[:200] or type(exc).__name__
 
 
 async def read_json(request: web.Request, limit: int, *, empty: Any = None) -> Any:
@@ -89,9 +129,9 @@ async def read_json(request: web.Request, limit: int, *, empty: Any = None) -> A
             return empty
         raise ApiError(400, "body: expected a JSON object, received an empty body")
     try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body: expected JSON, received invalid JSON ({exc})") from None
+        return loads(data)
+    except JsonInputError as exc:  # NaN, 1e999, deep nesting and huge integers included
+        raise ApiError(400, f"body: expected JSON, received {exc}") from None
 
 
 def check_token(request: web.Request, token: str) -> None:
@@ -107,4 +147,4 @@ def check_token(request: web.Request, token: str) -> None:
 
 
 def json_ok(data: Any = None) -> web.Response:
-    return web.json_response({} if data is None else data)
+    return json_response({} if data is None else data)

@@ -65,6 +65,10 @@ class PackRoutes:
             "advertised": api.advertised(),
             "recent": manager.history,
             "config": api.config.public(),
+            "dependencies": {
+                "ok": not api.dependency_problems,
+                "problems": api.dependency_problems,
+            },
         }
         for name, section in self.sections.items():
             body[name] = section()

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from ..config import RunnerConfig
+from ..jsonsafe import dumps
 from ..session.manager import StreamManager
 from ..session.tasks import cancel_and_wait
 
@@ -64,7 +65,9 @@ class ByocRegistrar:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(ssl=self.config.verify_tls)
-        self._http = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
+        self._http = aiohttp.ClientSession(
+            connector=connector, timeout=TIMEOUT, json_serialize=dumps
+        )
         self._task = asyncio.create_task(self._loop(), name="byoc registration")
 
     async def close(self, unregister: bool = True) -> None:
