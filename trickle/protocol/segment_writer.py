@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, TrickleTimeout
+from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, RedirectRefused, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
 from . import headers as h
 
@@ -165,7 +165,7 @@ async def delete_url(session: aiohttp.ClientSession, url: str, timeout: float) -
 
     try:
         return await asyncio.wait_for(delete(), timeout)
-    except (asyncio.TimeoutError, *_CONNECTION_ERRORS) as exc:
+    except (asyncio.TimeoutError, RedirectRefused, *_CONNECTION_ERRORS) as exc:
         log.warning("DELETE %s failed: %s", redact_channel_url(url), scrub(str(exc), url))
         return None
 
