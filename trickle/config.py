@@ -63,7 +63,13 @@ class RunnerConfig:
             "an integer >= 1",
             self.byoc_price_scaling,
         )
-        _check(bool(self.channel_paths), "channel_paths", "at least one path prefix (or *)", "")
+        _check(
+            bool(self.channel_paths)
+            and all(p == "*" or p.startswith("/") for p in self.channel_paths),
+            "channel_paths",
+            "path prefixes starting with / (or *)",
+            list(self.channel_paths),
+        )
         _check(
             self.log_level.upper() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS), self.log_level
         )
