@@ -51,8 +51,8 @@ async def test_no_secret_in_logs_answers_or_events_of_a_whole_stream(
                 answers.append(body.decode())
             return resp.status
 
-    body = channels.start_body(None, "s-visible", "m")
-    body.update(manifest_id="m-visible", gateway_request_id="g-visible")  # ids: not channel names
+    body = channels.start_body(None, "s-visible", "m")  # manifest_id = the channels' base name,
+    body.update(gateway_request_id="g-visible")  # as go-livepeer's orchestrator sends it
     for name in ("subscribe_url", "publish_url", "events_url"):
         body[name] = with_userinfo(body[name])
     body["control_url"] = with_userinfo(body["control_url"], dead)
@@ -79,6 +79,7 @@ async def test_no_secret_in_logs_answers_or_events_of_a_whole_stream(
     assert any("warning" == r.levelname.lower() for r in caplog.records)  # the dead control
     ended = json.loads(answers[-1])["recent"][-1]  # the stream is shown, its URLs redacted
     assert ended["stream_id"] == "s-visible" and "/…/" in ended["subscribe_url"]
+    assert ended["manifest_id"] == channels.mid[:4] + "…"
     secrets = [
         USERINFO,
         "pa55w0rd-secret",

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..channel_url import ChannelUrlPolicy, check_channel_url, shown_url
 from ..errors import ValidationError
+from ..redaction import short_name
 from .shape import SHAPE_KEYS, parse_shape
 
 URL_FIELDS = ("subscribe_url", "publish_url", "control_url", "events_url", "data_url")
@@ -45,12 +46,15 @@ class StartRequest:
         return self.stream_id or self.manifest_id or self.gateway_request_id
 
     def summary(self) -> dict[str, Any]:
-        """What status pages and logs show: the channel URLs redacted (they are capabilities)."""
+        """What status pages and logs show: the channel URLs redacted (they are capabilities), and
+        the manifest id shortened (go-livepeer's channel names are made from it)."""
         return {
             "stream_id": self.key,
             "model_id": self.model_id,
             "gateway_request_id": self.gateway_request_id,
-            "manifest_id": self.manifest_id,
+            # go-livepeer names the channels after the manifest id (/ai/trickle/<manifest_id>):
+            # shown shortened, like a channel name in a redacted URL
+            "manifest_id": short_name(self.manifest_id),
             "source": self.source,
             **{name: shown_url(url) for name in URL_FIELDS if (url := getattr(self, name))},
         }
