@@ -8,13 +8,16 @@ origin check, and adds the Fetch metadata browsers send:
 
 For ``POST``/``PUT``/``PATCH``/``DELETE``, unless the request carries the configured bearer token:
 
-1. ``Sec-Fetch-Site`` other than ``same-origin`` or ``none`` → 403 (a browser says another site
+1. ``Sec-Fetch-Site`` other than ``same-origin`` or ``none`` → 400 (a browser says another site
    sent it);
 2. an ``Origin`` that is not this server's (host and port of the ``Host`` header; ``null``
-   included) → 403, unless ``Sec-Fetch-Site: same-origin`` vouches for it (a proxy rewrote
+   included) → 400, unless ``Sec-Fetch-Site: same-origin`` vouches for it (a proxy rewrote
    ``Host``);
 3. a Content-Type a cross-site form can send (``text/plain``, ``application/x-www-form-urlencoded``,
    ``multipart/form-data``) → 400: send ``application/json`` (or no body).
+
+Every refusal is a 400 JSON error naming the header in ``field`` (the runner contract's statuses:
+400/401/422/500 only, on every route; an orchestrator never sends these headers anyway).
 
 Orchestrators, gateways and scripts send none of these browser headers and JSON (or, go-livepeer's
 BYOC stop call, no Content-Type at all), so they pass. The panel's calls are same-origin JSON.
@@ -114,7 +117,7 @@ def _cross_site(request: web.Request, header: str, expected: str, received: str)
         received,
     )
     return error_response(
-        403,
+        400,
         f"cross-site request refused ({header}: {received[:80]}): the runner's state-changing "
         "routes take requests from its own pages, or with the bearer token",
         field=header,
