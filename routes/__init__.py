@@ -14,18 +14,29 @@ from typing import Any
 from aiohttp import web
 
 from ..nodes.store import WorkflowStore
+from ..trickle.runner.csrf import UNSAFE_METHODS, TokenSource, csrf_protected
 from .test_stream import Factory, TestStreamRoutes
 from .workflows import Validate, WorkflowRoutes
 
 Skip = Callable[[str, str], bool]
 
 
-def add_routes(target: Any, specs: list[tuple[str, str, Any]], skip: Skip | None = None) -> int:
-    """Add (method, path, handler) routes to an app, router or RouteTableDef; returns how many."""
+def add_routes(
+    target: Any,
+    specs: list[tuple[str, str, Any]],
+    skip: Skip | None = None,
+    token: TokenSource | None = None,
+) -> int:
+    """Add (method, path, handler) routes to an app, router or RouteTableDef; returns how many.
+
+    State-changing routes refuse cross-site requests (``trickle/runner/csrf.py``); ``token()``
+    is the runner token that lets a request through anyway."""
     if isinstance(target, web.Application):
         target = target.router
     count = 0
     for method, path, handler in specs:
+        if method in UNSAFE_METHODS:
+            handler = csrf_protected(handler, token)
         if skip is None or not skip(method, path):
             if isinstance(target, web.RouteTableDef):
                 target.route(method, path)(handler)
@@ -42,12 +53,13 @@ def register_pack(
     validate: Validate | None = None,
     factory: Factory | None = None,
     skip: Skip | None = None,
+    token: TokenSource | None = None,
 ) -> int:
     """The routes that need ComfyUI's pieces: live workflows and (with a factory) the test stream."""
     specs = WorkflowRoutes(store, validate).specs()
     if factory is not None:
         specs += TestStreamRoutes(factory).specs()
-    return add_routes(target, specs, skip)
+    return add_routes(target, specs, skip, token)
 
 
 def register(
@@ -68,5 +80,7 @@ def register(
     from ..trickle.runner.routes import mount
 
     mounted = mount(target, api, api_aliases=api_aliases, skip=skip)
-    register_pack(target, store, validate=validate, factory=factory, skip=skip)
+    register_pack(
+        target, store, validate=validate, factory=factory, skip=skip, token=lambda: api.config.token
+    )
     return mounted

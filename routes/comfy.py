@@ -78,8 +78,15 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     before = len(list(server.routes))
     skip = path_checker(taken_routes(server))
     factory = comfy_factory(store)
-    count = register_pack(server.routes, store, validate=validate, factory=factory, skip=skip)
     settings = panel_settings(store)  # the editor panel's runner settings (user directory)
+    count = register_pack(
+        server.routes,
+        store,
+        validate=validate,
+        factory=factory,
+        skip=skip,
+        token=lambda: settings.effective().token,
+    )
     try:
         count += _mount_runner(server, factory, skip, settings, store)
     except ImportError:

@@ -35,4 +35,4 @@ def register_panel(
     specs = SettingsRoutes(settings).specs()
     specs += UiWorkflowRoutes(UiWorkflowStore(store.root.parent / "workflows-ui")).specs()
     specs += live_test.specs()
-    return add_routes(target, specs, skip), live_test
+    return add_routes(target, specs, skip, lambda: settings.effective().token), live_test

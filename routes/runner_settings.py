@@ -9,7 +9,8 @@ shown read-only (environment only; restart ComfyUI to change them).
 | method | path | does |
 | --- | --- | --- |
 | GET | /trickle/settings | saved values (token masked), effective config, where each value came from |
-| POST | /trickle/settings | body ``{"<key>": value or null, ...}``: save (null removes) and apply |
+| POST | /trickle/settings | body ``{"<key>": value or null, ...}``: save (null removes) and apply; |
+| | | when a token is set, only with it (``Authorization: Bearer``), else 401 |
 | GET | /trickle/setup | the ``aiModels.json`` entry for this machine and the effective config |
 """
 
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from ..trickle.config import RunnerConfig
 from ..trickle.errors import ValidationError
+from ..trickle.runner.csrf import has_token
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json, validation_error
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,17 @@ class SettingsRoutes:
         return json_ok(self._view(self.settings.effective()))
 
     async def post(self, request: web.Request) -> web.Response:
+        token = self.settings.effective().token
+        if token and not has_token(request, token):  # whoever reaches the port must not reset it
+            raise ApiError(
+                401,
+                "a runner token is set: changing runner settings needs it (Authorization: Bearer "
+                '<token>; the panel asks for it). If it is lost, remove "token" from '
+                f"{self.settings.path} (or change TRICKLE_TOKEN) and restart ComfyUI",
+                field="Authorization",
+                expected="Bearer <the runner token>",
+                received="a wrong token" if request.headers.get("Authorization") else "none",
+            )
         if request.content_type != "application/json":  # no CORS-simple (form) posts
             raise ApiError(400, "Content-Type: expected application/json")
         body = await read_json(request, MAX_BODY)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .channel_url import DEFAULT_CHANNEL_PATHS, ChannelUrlPolicy
 from .envparse import convert_env
 from .errors import ValidationError
 
@@ -32,6 +33,9 @@ class RunnerConfig:
     status_interval: float = 10.0  # seconds between `status` events
     verify_tls: bool = False  # certificate checks for trickle URLs (orchestrators self-sign)
     allowed_hosts: tuple[str, ...] = ()  # trickle URL hosts accepted; empty = any
+    channel_paths: tuple[str, ...] = DEFAULT_CHANNEL_PATHS  # trickle URL path prefixes; "*" = any
+    allow_url_userinfo: bool = False  # channel URLs may carry user:password@
+    allow_url_query: bool = False  # channel URLs may carry a query string or fragment
     max_body_bytes: int = 4 << 20  # request body limit of every route
     byoc_orch_url: str = ""  # orchestrator to self-register with (BYOC); empty = off
     byoc_orch_secret: str = ""
@@ -58,6 +62,13 @@ class RunnerConfig:
             "byoc_price_scaling",
             "an integer >= 1",
             self.byoc_price_scaling,
+        )
+        _check(
+            bool(self.channel_paths)
+            and all(p == "*" or p.startswith("/") for p in self.channel_paths),
+            "channel_paths",
+            "path prefixes starting with / (or *)",
+            list(self.channel_paths),
         )
         _check(
             self.log_level.upper() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS), self.log_level
@@ -99,12 +110,20 @@ class RunnerConfig:
         for secret in ("token", "byoc_orch_secret"):
             shown[secret] = "(set)" if shown[secret] else ""
         shown["allowed_hosts"] = list(self.allowed_hosts)
+        shown["channel_paths"] = list(self.channel_paths)
         return shown
 
     def host_allowed(self, host: str | None) -> bool:
-        if not self.allowed_hosts:
-            return True
-        return (host or "").lower() in {h.lower() for h in self.allowed_hosts}
+        return self.channel_policy().host_allowed(host)
+
+    def channel_policy(self) -> ChannelUrlPolicy:
+        """What a start request's channel URLs may be (``trickle.channel_url``)."""
+        return ChannelUrlPolicy(
+            paths=self.channel_paths,
+            allowed_hosts=self.allowed_hosts,
+            allow_userinfo=self.allow_url_userinfo,
+            allow_query=self.allow_url_query,
+        )
 
 
 # Fallback names users were told by ai-runner / comfystream / pytrickle docs.

@@ -46,6 +46,14 @@ class ProtocolError(TrickleError):
         self.body = body
 
 
+class RedirectRefused(ProtocolError):
+    """The server answered a trickle request with a redirect (3xx): never followed, since a channel
+    URL is a capability and the redirect could point anywhere."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(url, status, "redirect not followed (trickle requests never follow one)")
+
+
 class TrickleTimeout(TrickleError):
     """A wait bounded by a timeout ran out."""
 

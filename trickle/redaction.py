@@ -55,8 +55,19 @@ def channel_name(url: str, *, has_seq: bool | None = None) -> str:
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` (an error detail, a server's answer) without the channel name of ``url``."""
-    name = channel_name(url)
+    """``text`` (an error detail, a server's answer) without the channel name of ``url`` and
+    without its userinfo (``user:password@``)."""
+    try:
+        parts = urlsplit(url)
+        name = channel_name(url)
+    except ValueError:
+        return text
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and userinfo:
+        text = text.replace(userinfo + "@", "").replace(userinfo, ELLIPSIS)
+        for secret in (parts.password, parts.username):
+            if secret:
+                text = text.replace(secret, ELLIPSIS)
     if len(name) <= SHOWN_CHARS or name not in text:
         return text
     return text.replace(name, short_name(name))

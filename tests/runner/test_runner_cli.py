@@ -47,7 +47,12 @@ def test_runner_command_serves_health_and_stops_on_sigterm() -> None:
             assert json.load(resp) == {"status": "IDLE"}
         with urllib.request.urlopen(url + "/version", timeout=10) as resp:
             assert json.load(resp)["model_id"] == "from-env"
-        request = urllib.request.Request(url + "/live-video-to-video", data=b"{}", method="POST")
+        request = urllib.request.Request(
+            url + "/live-video-to-video",
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},  # urllib's default form type: a 400
+        )
         try:
             urllib.request.urlopen(request, timeout=10)
             raise AssertionError("start without the token was accepted")

@@ -65,3 +65,25 @@ def test_public_view_masks_secrets_and_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         cfg.capacity = 2  # type: ignore[misc]
     assert cfg.with_overrides(capacity=2).capacity == 2
+
+
+def test_channel_url_policy_settings_from_the_environment() -> None:
+    cfg = RunnerConfig.from_env(
+        {
+            "TRICKLE_CHANNEL_PATHS": "/ai/trickle/, /proxy/trickle/",
+            "TRICKLE_ALLOW_URL_USERINFO": "1",
+            "TRICKLE_ALLOW_URL_QUERY": "yes",
+            "TRICKLE_ALLOWED_HOSTS": "orch.example",
+        }
+    )
+    policy = cfg.channel_policy()
+    assert policy.paths == ("/ai/trickle/", "/proxy/trickle/")
+    assert (
+        policy.allow_userinfo and policy.allow_query and policy.allowed_hosts == ("orch.example",)
+    )
+    assert cfg.public()["channel_paths"] == ["/ai/trickle/", "/proxy/trickle/"]
+    default = RunnerConfig().channel_policy()
+    assert default.paths == ("/ai/trickle/",) and not default.allow_userinfo
+    with pytest.raises(ValidationError) as err:
+        RunnerConfig.from_env({"TRICKLE_CHANNEL_PATHS": "ai/trickle"})
+    assert err.value.field == "channel_paths"

@@ -151,6 +151,8 @@ async def test_pack_api_lists_updates_previews_and_stops(
         async with http.post(url + "/update", json={"strength": 2}, headers=auth) as resp:
             assert resp.status == 400 and (await resp.json())["detail"]["field"] == "strength"
         async with http.get(url + "/frame.jpg") as resp:
+            assert resp.status == 401  # the picture is the stream's content: the token guards it
+        async with http.get(url + "/frame.jpg", headers=auth) as resp:
             jpeg = await resp.read()
             assert resp.status == 200 and resp.content_type == "image/jpeg"
             assert jpeg[:2] == b"\xff\xd8" and int(resp.headers["X-Frame-Pts"]) >= 0

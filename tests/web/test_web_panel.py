@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,44 @@ def test_the_live_runner_section_gives_the_static_registration(
     assert f"port {comfy_web.lr_port}" in summary and "live-video-to-video/comfyui" in summary
     assert "dynamic registration off" in page.inner_text(f"{section} [data-testid=lr-heartbeat]")
     assert page.errors == []
+
+
+def test_settings_changes_need_the_token_and_the_panel_asks_for_it(
+    comfy_web: Any, browser_page: Any
+) -> None:
+    """Issue 16: once a runner token is set, the panel's settings form asks for it (a prompt)
+    and the change goes through with it; without it the server refuses (401)."""
+    page = browser_page
+    status, body = comfy_web.request("POST", "/trickle/settings", {"token": "panel-t0k"})
+    assert status == 200, body
+    try:
+        status, body = comfy_web.request("POST", "/trickle/settings", {"capacity": 2})
+        assert status == 401, body  # ComfyUI's port: the token is needed now
+        asked: list[str] = []
+
+        def answer(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept("panel-t0k")
+
+        page.on("dialog", answer)
+        field = f"{PANEL} [data-testid=settings] input[data-setting=capacity]"
+        page.locator(field).scroll_into_view_if_needed()
+        page.fill(field, "2")
+        page.click(f"{PANEL} [data-testid=save-settings]")
+        wait_until(
+            lambda: comfy_web.get("/trickle/settings")["saved"].get("capacity") == 2,
+            20,
+            "the saved capacity",
+        )
+        page.remove_listener("dialog", answer)
+        assert len(asked) == 1 and "token" in asked[0], asked
+        assert page.errors == []
+    finally:
+        request = urllib.request.Request(
+            comfy_web.url + "/trickle/settings",
+            data=json.dumps({"token": None, "capacity": None}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": "Bearer panel-t0k"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            assert resp.status == 200

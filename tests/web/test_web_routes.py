@@ -24,9 +24,12 @@ from trickle_live.trickle.runner.app import RunnerServer, build_app
 class Panel:
     def __init__(self, server: RunnerServer, http: aiohttp.ClientSession, root: Path) -> None:
         self.server, self.http, self.root = server, http, root
+        self.token = ""  # sent once set: settings changes and preview frames need it then
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        kw = {} if body is None else {"json": body}
+        kw: dict[str, Any] = {} if body is None else {"json": body}
+        if self.token:
+            kw["headers"] = {"Authorization": f"Bearer {self.token}"}
         async with self.http.request(method, self.server.url + path, **kw) as resp:
             raw = await resp.read()
             if resp.content_type == "application/json":
@@ -68,6 +71,11 @@ async def test_settings_are_saved_in_the_user_dir_and_apply_to_the_runner(panel:
     assert version["model_id"] == "mine"  # applied without a restart
     status, body = await panel.call("POST", "/live-video-to-video", {})
     assert status == 401, body  # the token now guards the start route
+    for change in ({"token": None}, {"token": "mine-now"}, {"capacity": 1}):  # and the settings
+        status, body = await panel.call("POST", "/trickle/settings", change)
+        assert status == 401 and "settings.json" in body["detail"]["msg"], body
+    assert json.loads((panel.root / "settings.json").read_text())["token"] == "s3cret"
+    panel.token = "s3cret"
     status, view = await panel.call("POST", "/trickle/settings", {"token": None})
     assert "token" not in view["saved"] and view["effective"]["token"] == ""
 
@@ -146,6 +154,7 @@ async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
 
 async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: Panel) -> None:
     await panel.call("POST", "/trickle/settings", {"token": "t0k"})  # the test stream sends it
+    panel.token = "t0k"  # the preview frames need it too
     body = {"seconds": 8, "width": 128, "height": 96, "fps": 15, "params": {"strength": 0}}
     status, started = await panel.call("POST", "/trickle/live-test", body)
     assert status == 200, started
@@ -182,3 +191,30 @@ async def test_test_stream_refused_by_the_runner_is_reported(panel: Panel) -> No
     assert (await panel.call("GET", "/trickle/live-test"))[1]["running"] is False
     status, body = await panel.call("POST", "/trickle/live-test", {"seconds": 0})
     assert status == 422
+
+
+async def test_panel_routes_refuse_cross_site_requests(panel: Panel) -> None:
+    """A page of another site cannot change settings, workflows or start the test stream."""
+    evil = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+    calls = [
+        ("POST", "/trickle/settings", {"token": None}),
+        ("POST", "/trickle/workflows-ui/mine", {"nodes": [], "links": []}),
+        ("DELETE", "/trickle/workflows-ui/blur", None),
+        ("POST", "/trickle/live-test", {"seconds": 2}),
+        ("POST", "/trickle/live-test/stop", {}),
+    ]
+    for method, path, body in calls:
+        kw: dict[str, Any] = {"headers": evil} if body is None else {"headers": evil, "json": body}
+        async with panel.http.request(method, panel.server.url + path, **kw) as resp:
+            answer = await resp.json()
+            assert resp.status == 400 and answer["detail"]["field"] in ("Origin", "Sec-Fetch-Site")
+    async with panel.http.post(
+        panel.server.url + "/trickle/settings", data="capacity=3", headers={"Origin": "null"}
+    ) as resp:
+        assert resp.status == 400 and (await resp.json())["detail"]["field"] == "Origin"
+    own = {"Origin": panel.server.url, "Sec-Fetch-Site": "same-origin"}  # the panel itself
+    async with panel.http.post(
+        panel.server.url + "/trickle/settings", json={"capacity": 2}, headers=own
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    assert not (panel.root / "workflows-ui" / "mine.json").exists()

@@ -3,7 +3,9 @@
 Orchestrators serve trickle over https with a self-signed certificate, so certificate checks are
 off by default for trickle URLs (as every Python client and go-livepeer's gateway do) and on by
 option. Timeouts are the callers' business (each wait in the clients has its own): the session
-itself only bounds connection set-up.
+itself only bounds connection set-up. Redirects are never followed: a 3xx answer raises
+:class:`~trickle.errors.RedirectRefused` (a channel URL is a capability; go-livepeer's trickle
+server never redirects), so a request never reaches a host the start request did not name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from ..errors import RedirectRefused
 from ..jsonsafe import dumps
 
 CONNECT_TIMEOUT = 10.0
@@ -44,4 +47,19 @@ def make_client_session(
         "timeout",
         aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None),
     )
+    kw["trace_configs"] = [*kw.get("trace_configs", []), no_redirects()]
     return aiohttp.ClientSession(connector=connector, **kw)
+
+
+def no_redirects() -> aiohttp.TraceConfig:
+    """A trace that refuses every redirect before aiohttp follows it (any method, any call)."""
+
+    async def refuse(
+        session: aiohttp.ClientSession, ctx: Any, params: aiohttp.TraceRequestRedirectParams
+    ) -> None:
+        params.response.close()
+        raise RedirectRefused(str(params.url), params.response.status)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(refuse)
+    return trace

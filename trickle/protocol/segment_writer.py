@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, TrickleTimeout
+from ..errors import ChannelClosed, ChannelNotFound, ProtocolError, RedirectRefused, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
 from ..timeouts import wait_done, with_timeout
 from . import headers as h
@@ -163,7 +163,7 @@ async def delete_url(session: aiohttp.ClientSession, url: str, timeout: float) -
 
     try:
         return await with_timeout(delete(), timeout)
-    except (asyncio.TimeoutError, *_CONNECTION_ERRORS) as exc:
+    except (asyncio.TimeoutError, RedirectRefused, *_CONNECTION_ERRORS) as exc:
         log.warning("DELETE %s failed: %s", redact_channel_url(url), scrub(str(exc), url))
         return None
 

@@ -54,6 +54,9 @@ class TrickleSubscriber:
         self.shown = redact_channel_url(self.url, has_seq=False)  # for logs: a capability
         self.skipped = 0  # segments jumped over after 470s
         self.end_reason: str | None = None  # "closed" (Lp-Trickle-Closed) or "not_found" (404)
+        self.responses = 0  # HTTP answers received (of any status): the server was reached
+        self.connect_failures = 0  # requests that got no answer (refused, reset, DNS, TLS, ...)
+        self.last_failure: str | None = None  # the latest of those, redacted
         self.max_retries = max_retries
         self.read_timeout = read_timeout
         self.retry_delay = retry_delay
@@ -150,8 +153,11 @@ class TrickleSubscriber:
                 raise ProtocolError(url, 0, f"TLS certificate rejected: {exc}") from exc
             except connection_errors as exc:
                 errors += 1
+                self.connect_failures += 1
+                self.last_failure = scrub(str(exc), url)
                 await self._backoff(url, errors, 0, str(exc), exc)
                 continue
+            self.responses += 1
             outcome = await self._outcome(url, seq, resp)
             if isinstance(outcome, Segment) or outcome is None:
                 return outcome

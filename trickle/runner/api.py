@@ -83,7 +83,7 @@ class RunnerAPI:
         """422 for a malformed request; 400 for a bad value inside ``params`` (the user's fault:
         a gateway then fails the stream instead of trying every other orchestrator)."""
         try:
-            return parse_start_request(body, host_allowed=self.config.host_allowed, **kw)
+            return parse_start_request(body, policy=self.config.channel_policy(), **kw)
         except ValidationError as exc:
             status = 400 if exc.field.startswith("params.") else 422
             raise validation_error(exc, status) from None

@@ -9,7 +9,12 @@
   "stopping": true, "running": [...]}`` when the stream has not ended within a second;
 - ``POST /trickle/streams/{stream_id}/update`` — body: one parameter update; ``{"applied": {...}}``;
 - ``GET  /trickle/streams/{stream_id}/frame.jpg`` and ``GET /trickle/frame.jpg`` (the only or the
-  newest stream) — the latest output frame as JPEG; 204 when there is none yet.
+  newest stream) — the latest output frame as JPEG; 204 when there is none yet. The frames are
+  the stream's content: when a token is set, these need it (``Authorization: Bearer``).
+
+Status and stream lists are open (the panel and probes read them without a token) and show channel
+URLs only redacted (``scheme://host:port/…/abcd…``), never their userinfo: the full URLs are
+served by no route at all.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class PackRoutes:
         return json_ok({"applied": applied})
 
     async def frame(self, request: web.Request) -> web.StreamResponse:
+        check_token(request, self.api.config.token)  # the picture is the stream's content
         stream_id = request.match_info.get("stream_id")
         if stream_id:
             session = self._session(stream_id)

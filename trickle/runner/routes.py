@@ -27,6 +27,7 @@ from aiohttp import web
 
 from .api import RunnerAPI
 from .byoc import ByocRoutes
+from .csrf import UNSAFE_METHODS, csrf_protected
 from .http import Handler, guarded
 from .pack_api import PackRoutes
 
@@ -89,9 +90,15 @@ def route_specs(
     ]
     specs: list[RouteSpec] = []
 
+    def token() -> str:
+        return api.config.token
+
     def add(routes: list[tuple[str, str, Handler]], base: str, group: str, alias: bool) -> None:
         for method, path, handler in routes:
-            specs.append(RouteSpec(method, prefix + base + path, guarded(handler), group, alias))
+            wrapped = guarded(handler)
+            if method in UNSAFE_METHODS:  # browsers of other sites cannot drive it (csrf.py)
+                wrapped = csrf_protected(wrapped, token)
+            specs.append(RouteSpec(method, prefix + base + path, wrapped, group, alias))
 
     add(runner_routes, RUNNER_PREFIX, "runner", False)
     add(byoc_routes, BYOC_PREFIX, "byoc", False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..errors import ChannelClosed, ChannelNotFound, TrickleError, ValidationError
+from ..errors import ChannelClosed, ChannelNotFound, RedirectRefused, TrickleError, ValidationError
 from ..protocol.json_channels import ControlReader, EventsWriter
 from ..protocol.subscriber import TrickleSubscriber
 from ..timeouts import with_timeout
@@ -97,6 +97,7 @@ async def run_input(session: StreamSession, url: str) -> None:
     sub = TrickleSubscriber(
         url, start_seq=-2, session=session.http, verify_tls=session.config.verify_tls
     )
+    session.input_subscriber = sub  # the watchdog sees whether the input was ever reached
     errors = 0
     first = True
     try:
@@ -105,6 +106,10 @@ async def run_input(session: StreamSession, url: str) -> None:
                 segment = await sub.next_segment()
             except (ChannelNotFound, ChannelClosed):
                 segment = None
+            except RedirectRefused as exc:  # the input is somewhere else: never followed
+                session.report_error(f"input: {exc}", {"source": "input"})
+                session.request_stop(f"input failed: {exc}")
+                return
             except NET_ERRORS as exc:
                 errors += 1
                 session.report_error(f"input: {exc}", {"source": "input"})

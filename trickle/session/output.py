@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from ..errors import ChannelClosed, ChannelNotFound, TrickleError
+from ..errors import ChannelClosed, ChannelNotFound, RedirectRefused, TrickleError
 from ..media.frame_queue import FrameQueue
 from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
@@ -46,6 +46,7 @@ class OutputChannel:
         on_first_segment: Callable[[], None] | None = None,
         on_gone: Callable[[str], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
         max_pending: int = 3,
     ) -> None:
         self.url = url
@@ -62,6 +63,7 @@ class OutputChannel:
         self._on_gone = on_gone
         self._on_failed = on_failed
         self.failed: str | None = None  # why the publishing task ended early, if it did
+        self._on_error = on_error  # a failure that ends the output (an error event)
         self._max_pending = max_pending
         self._task: asyncio.Task[None] | None = None
 
@@ -142,6 +144,10 @@ class OutputChannel:
                         first = False
                         self._on_first()
             except (ChannelNotFound, ChannelClosed) as exc:
+                self._mark_gone(str(exc))
+            except RedirectRefused as exc:  # never followed: the output ends, as an error
+                if self._on_error is not None:
+                    self._on_error(f"output: {exc}")
                 self._mark_gone(str(exc))
             except (TrickleError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("output %s: segment failed: %s", self.shown, exc)

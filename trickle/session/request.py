@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..channel_url import ChannelUrlPolicy, check_channel_url, shown_url
 from ..errors import ValidationError
+from ..redaction import short_name
 from .shape import SHAPE_KEYS, parse_shape
 
 URL_FIELDS = ("subscribe_url", "publish_url", "control_url", "events_url", "data_url")
@@ -47,13 +49,17 @@ class StartRequest:
         return self.stream_id or self.manifest_id or self.gateway_request_id
 
     def summary(self) -> dict[str, Any]:
+        """What status pages and logs show: the channel URLs redacted (they are capabilities), and
+        the manifest id shortened (go-livepeer's channel names are made from it)."""
         return {
             "stream_id": self.key,
             "model_id": self.model_id,
             "gateway_request_id": self.gateway_request_id,
-            "manifest_id": self.manifest_id,
+            # go-livepeer names the channels after the manifest id (/ai/trickle/<manifest_id>):
+            # shown shortened, like a channel name in a redacted URL
+            "manifest_id": short_name(self.manifest_id),
             "source": self.source,
-            **{name: getattr(self, name) for name in URL_FIELDS if getattr(self, name)},
+            **{name: shown_url(url) for name in URL_FIELDS if (url := getattr(self, name))},
         }
 
 
@@ -62,6 +68,7 @@ def parse_start_request(
     *,
     required: tuple[str, ...] = ("subscribe_url", "publish_url"),
     host_allowed: Callable[[str | None], bool] | None = None,
+    policy: ChannelUrlPolicy | None = None,
     source: str = "runner",
     stream_id: str | None = None,
 ) -> StartRequest:
@@ -69,12 +76,14 @@ def parse_start_request(
 
     ``required`` names URL fields that must be present (the runner needs input and output; a BYOC
     stream may lack either). ``stream_id`` (e.g. BYOC's ``X-Stream-Id``) wins over the body's.
+    Every URL must be usable (``trickle.channel_url``); ``policy`` adds what is allowed (userinfo,
+    query, path shape, hosts), ``host_allowed`` a host check of its own.
     """
     if not isinstance(body, Mapping):
         raise ValidationError("body", "a JSON object", body)
     values: dict[str, Any] = {}
     for name in URL_FIELDS:
-        values[name] = _url(body, name, name in required, host_allowed)
+        values[name] = _url(body, name, name in required, host_allowed, policy)
     for name in TEXT_FIELDS:
         values[name] = _text(body, name)
     params = parse_params(body.get("params"), "params")
@@ -114,19 +123,17 @@ def _url(
     name: str,
     required: bool,
     host_allowed: Callable[[str | None], bool] | None,
+    policy: ChannelUrlPolicy | None,
 ) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         if required:
             raise ValidationError(name, "an http(s) URL (required)", value)
         return None
-    if not isinstance(value, str):
-        raise ValidationError(name, "an http(s) URL string", value)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(name, "an http(s) URL", value)
-    if host_allowed is not None and not host_allowed(parts.hostname):
-        raise ValidationError(name, "a URL on an allowed trickle host", parts.hostname)
+    value = check_channel_url(name, value, policy)
+    host = urlsplit(value).hostname
+    if host_allowed is not None and not host_allowed(host):
+        raise ValidationError(name, "a URL on an allowed trickle host", host)
     return value
 
 

@@ -33,6 +33,8 @@ from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
 from ..media.resize import FrameShaper
 from ..protocol.http import make_client_session
+from ..protocol.subscriber import TrickleSubscriber
+from ..redaction import redact_channel_url
 from ..timeouts import wait_done
 from . import channels
 from .events import (
@@ -103,6 +105,7 @@ class StreamSession:
         self.events = channels.EventQueue()
         self._out: OutputChannel | None = None
         self.http: aiohttp.ClientSession | None = None
+        self.input_subscriber: TrickleSubscriber | None = None  # set by the input task
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- public -------------------------------------------------------------------------------
@@ -288,6 +291,7 @@ class StreamSession:
                 req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
                 on_first_segment=self._first_output, on_gone=self._output_gone,
                 on_failed=lambda m: self.fail("publisher", m),
+                on_error=lambda message: self.report_error(message, {"source": "output"}),
             )  # fmt: skip
             self._out.start()
         self.decoder.start()
@@ -317,14 +321,22 @@ class StreamSession:
 
     async def _watchdog(self) -> None:
         """Stop after ``input_timeout`` without input; report a stall (input that had begun and
-        paused for ``STALL_S``, or half the timeout if shorter) once as an ``error`` event."""
+        paused for ``STALL_S``, or half the timeout if shorter) once as an ``error`` event. An
+        input that was never reached (every request failed to connect) for that long ends the
+        stream with an ``error`` event at once."""
         tick = min(1.0, self.config.input_timeout / 4)
         stall_after = min(STALL_S, self.config.input_timeout / 2)
         stalled = False
         while not self._stop.is_set():
             await asyncio.sleep(tick)
             idle = self.stats.idle_for()
-            if idle > self.config.input_timeout:
+            unreachable = self._input_unreachable(stall_after)
+            if unreachable is not None:
+                shown = redact_channel_url(self.request.subscribe_url, has_seq=False)
+                message = f"input {shown} never connected in {idle:.1f}s: {unreachable}"
+                self.report_error(message, {"source": "input"})
+                self.request_stop(f"input never connected ({shown})")
+            elif idle > self.config.input_timeout:
                 self.report_error(f"no input for {idle:.0f}s", {"source": "input"})
                 self.request_stop(f"no input for {self.config.input_timeout:g}s")
             elif self.stats.last_input_time is not None and (idle > stall_after) != stalled:
@@ -335,6 +347,16 @@ class StreamSession:
                 else:
                     self._report_info("input resumed", {"source": "input"})
             self.refresh_state()
+
+    def _input_unreachable(self, after: float) -> str | None:
+        """Why the input was never reached, once every request for ``after`` seconds has failed
+        to connect (no answer of any kind, no byte); None while it may still come."""
+        sub = self.input_subscriber
+        if sub is None or sub.responses or not sub.connect_failures:
+            return None
+        if self.stats.last_input_time is not None or self.stats.idle_for() < after:
+            return None
+        return sub.last_failure or "no connection"
 
     def refresh_state(self) -> None:
         state = self.processor.state

@@ -27,27 +27,37 @@ async function errorOf(resp) {
   return new ApiError(resp.status, detail.msg || `HTTP ${resp.status}`, detail);
 }
 
-async function send(method, path, body, { auth = false } = {}) {
-  const init = { method, headers: auth ? authHeaders() : {} };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["Content-Type"] = "application/json";
-  }
+// Calls that need the runner token when one is set (stream stop/update, preview frames, runner
+// settings): on 401, ask once and keep the token for this browser tab.
+async function fetchWithToken(path, init, { ask = true } = {}) {
+  init.headers = { ...(init.headers || {}), ...authHeaders() };
   let resp = await api.fetchApi(path, init);
-  if (resp.status === 401 && auth) {
-    // The runner token guards stream stop/update: ask once, keep it for this browser tab.
-    const token = window.prompt("The runner has a token. Enter it to control streams:");
+  if (resp.status === 401 && ask) {
+    const token = window.prompt(
+      "The runner has a token. Enter it to control streams, see previews or change settings:",
+    );
     if (token) {
       sessionStorage.setItem(TOKEN_KEY, token);
       init.headers = { ...init.headers, ...authHeaders() };
       resp = await api.fetchApi(path, init);
     }
   }
+  return resp;
+}
+
+async function send(method, path, body, { auth = false } = {}) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const resp = auth ? await fetchWithToken(path, init) : await api.fetchApi(path, init);
   if (!resp.ok) throw await errorOf(resp);
   return resp.status === 204 ? null : resp.json();
 }
 
 const enc = encodeURIComponent;
+let framePromptShown = false;
 
 export const client = {
   status: () => send("GET", "/trickle/status"),
@@ -59,7 +69,10 @@ export const client = {
   async frame(streamId) {
     // The latest output frame as an object URL, or null (204: none yet).
     const path = streamId ? `/trickle/streams/${enc(streamId)}/frame.jpg` : "/trickle/frame.jpg";
-    const resp = await api.fetchApi(`${path}?t=${Date.now()}`, { cache: "no-store" });
+    // polled: ask for the token at most once per tab (a refused prompt is not asked again)
+    const ask = !framePromptShown && !sessionStorage.getItem(TOKEN_KEY);
+    const resp = await fetchWithToken(`${path}?t=${Date.now()}`, { cache: "no-store" }, { ask });
+    if (resp.status === 401) framePromptShown = true;
     if (resp.status === 204) return null;
     if (!resp.ok) throw await errorOf(resp);
     return URL.createObjectURL(await resp.blob());
@@ -88,6 +101,14 @@ export const client = {
   },
 
   settings: () => send("GET", "/trickle/settings"),
-  saveSettings: (changes) => send("POST", "/trickle/settings", changes),
+  async saveSettings(changes) {
+    // With a token set, changing settings needs it; a new (or cleared) token replaces the kept one.
+    const view = await send("POST", "/trickle/settings", changes, { auth: true });
+    if ("token" in changes) {
+      if (changes.token) sessionStorage.setItem(TOKEN_KEY, changes.token);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    }
+    return view;
+  },
   setup: () => send("GET", "/trickle/setup"),
 };
