@@ -19,7 +19,7 @@ from typing import Any
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 PACK = Path(__file__).resolve().parents[1]
 API_DIR = PACK / "api_workflows"  # trickle/session/workflow_spec.py BUNDLED_DIR
-UI_DIR = PACK / "example_workflows"  # ... EXAMPLES_DIR (thumbnails: tests/web/test_web_templates.py)
+UI_DIR = PACK / "example_workflows"  # ... EXAMPLES_DIR (thumbnails: test_web_templates.py)
 
 
 def _is_link(v: Any) -> bool:
