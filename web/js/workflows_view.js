@@ -18,7 +18,7 @@ export async function saveCurrentGraph(name, makeDefault) {
 export function createWorkflowsView() {
   const name = h("input", { type: "text", value: "default", dataset: { testid: "workflow-name" }, title: "A model_id that selects this workflow" });
   const makeDefault = h("input", { type: "checkbox", checked: true, dataset: { testid: "workflow-default" } });
-  const list = h("table", { className: "tl-table", dataset: { testid: "workflow-list" } });
+  const list = h("div", { dataset: { testid: "workflow-list" } });
   const defaultLine = h("div", { className: "tl-muted", dataset: { testid: "default-workflow" } });
 
   async function refresh() {
@@ -37,14 +37,14 @@ export function createWorkflowsView() {
 
   function row(workflow, source, isDefault) {
     const act = (label, title, fn) => h("button", { title, onclick: () => fn(workflow).catch((e) => reportError(label, e)) }, label);
+    // name, where it comes from, and its buttons side by side on one line
     return h(
-      "tr",
-      { dataset: { workflow } },
-      h("td", {}, isDefault ? h("b", {}, `${workflow} ★`) : workflow),
-      h("td", { className: "tl-muted" }, source),
+      "div",
+      { className: "tl-kv", dataset: { workflow } },
+      h("span", { className: "tl-k", title: `${workflow} (${source})` }, isDefault ? `${workflow} ★` : workflow, h("span", { className: "tl-muted" }, ` · ${source}`)),
       h(
-        "td",
-        {},
+        "span",
+        { className: "tl-actions" },
         act("open", "Open in the editor", open),
         isDefault ? null : act("default", "Make this the default live workflow", makeDefaultWorkflow),
         source === "saved" ? act("delete", "Delete this saved live workflow", remove) : null,
