@@ -254,3 +254,23 @@ def test_a_stop_is_not_an_error_and_the_ended_stream_keeps_its_figures(
     page.locator("[data-testid=test-stream]").scroll_into_view_if_needed()
     page.screenshot(path=str(IMG / "test-stream-ended.png"))
     assert page.errors == []
+
+
+def test_deleting_a_saved_workflow_asks_in_the_frontends_dialog(
+    comfy_web: Any, browser_page: Any
+) -> None:
+    page = browser_page
+    page.fill("[data-testid=workflow-name]", "to-delete")
+    page.uncheck("[data-testid=workflow-default]")
+    page.click("[data-testid=save-workflow]")
+    row = "[data-testid=workflow-list] [data-workflow=to-delete]"
+    page.wait_for_selector(row)
+    page.click(f"{row} button:has-text('delete')")
+    dialog = page.locator(".p-dialog").filter(has_text="to-delete")
+    dialog.wait_for(timeout=10_000)  # the frontend's confirm dialog, not the browser's
+    IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMG / "delete-workflow.png"))
+    dialog.locator("button", has_text="Delete").click()
+    wait_until(lambda: page.locator(row).count() == 0, 10, "the row to go")
+    assert "to-delete" not in comfy_web.get("/trickle/workflows")["saved"]
+    assert page.errors == []
