@@ -247,6 +247,8 @@ def test_a_stop_is_not_an_error_and_the_ended_stream_keeps_its_figures(
     wait_until(lambda: page.locator(row).count() == 1, 10, "the ended stream's row")
     kept = page.inner_text(row)
     assert "ended" in kept and re.search(r"fps in/out \d+\.\d / \d+\.\d", kept), kept
+    caption = page.inner_text("[data-testid=preview-caption]")
+    assert sid in caption and "ended" in caption, caption  # the last frame stays, said to be ended
     time.sleep(1.5)  # a few refreshes later, still no error
     assert page.inner_text("[data-testid=last-error]") == ""
     assert comfy_web.get("/trickle/status")["last_error"] is None
