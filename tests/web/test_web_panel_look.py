@@ -233,6 +233,8 @@ def test_a_stop_is_not_an_error_and_the_ended_stream_keeps_its_figures(
 ) -> None:
     page = browser_page
     sid = comfy_web.get("/trickle/live-test")["stream_id"]
+    caption = "[data-testid=preview-caption]"
+    wait_until(lambda: sid in page.inner_text(caption), 30, "a preview frame of the stream")
     time.sleep(1.5)
     page.click("[data-testid=test-stop]")
     wait_until(lambda: not comfy_web.get("/trickle/live-test")["running"], 20, "the stop")
@@ -247,8 +249,8 @@ def test_a_stop_is_not_an_error_and_the_ended_stream_keeps_its_figures(
     wait_until(lambda: page.locator(row).count() == 1, 10, "the ended stream's row")
     kept = page.inner_text(row)
     assert "ended" in kept and re.search(r"fps in/out \d+\.\d / \d+\.\d", kept), kept
-    caption = page.inner_text("[data-testid=preview-caption]")
-    assert sid in caption and "ended" in caption, caption  # the last frame stays, said to be ended
+    shown = page.inner_text(caption)
+    assert sid in shown and "ended" in shown, shown  # the last frame stays, said to be ended
     time.sleep(1.5)  # a few refreshes later, still no error
     assert page.inner_text("[data-testid=last-error]") == ""
     assert comfy_web.get("/trickle/status")["last_error"] is None
