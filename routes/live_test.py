@@ -11,7 +11,7 @@ panel shows is the real stream session: its status, figures and preview frame
 | POST | /trickle/live-test | start: ``{"workflow": name or API object or null, "seconds", "width", "height", "fps", "source"}`` |
 | GET | /trickle/live-test | ``{"stream_id", "running", "published", "output_segments", "events", ...}`` |
 | POST | /trickle/live-test/update | body: one parameter update, sent on the control channel |
-| POST | /trickle/live-test/stop | end the input (the runner stops the stream); answers the figures |
+| POST | /trickle/live-test/stop | end the input after the segment being sent (the runner stops the stream; no error); answers the figures |
 | POST, GET | /trickle/live-test/clip | upload a video file / webcam recording (``test_clip``); ``"source": "upload"`` streams it |
 """
 
@@ -107,7 +107,7 @@ class LiveTestStream:
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
-        """Publish, end the input, wait for the output to end; ``stop`` cancels the publishing."""
+        """Publish, end the input, wait for the output to end (``stop`` ends the publishing early)."""
         assert self._publisher is not None
         try:
             await self._publisher
