@@ -2,7 +2,7 @@
 
 Saved workflows live in ComfyUI's user directory (``<user dir>/default/trickle-live/workflows``),
 never inside the pack folder, so updating the pack keeps them. The bundled examples are read from
-the pack's ``workflows/`` folder (``<name>.api.json``).
+the pack's ``api_workflows/`` folder (``<name>.api.json``; ``BUNDLED_DIR``).
 
 Selection, first match wins: ``params.prompt`` (or comfystream's ``prompts``) in the start request;
 a saved workflow named like the request's ``model_id``; a bundled one of that name; the default live
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..trickle.errors import ValidationError
+from ..trickle.session.workflow_spec import BUNDLED_DIR
 from .graph import Workflow, looks_like_workflow, parse_workflow
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "workflows"
 PASSTHROUGH = "passthrough"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -45,7 +45,7 @@ def load_bundled(name: str) -> Workflow | None:
     path = BUNDLED_DIR / f"{name}.api.json"
     if not _NAME.match(name) or not path.is_file():
         return None
-    return parse_workflow(json.loads(path.read_text()), f"workflows/{path.name}")
+    return parse_workflow(json.loads(path.read_text()), f"{BUNDLED_DIR.name}/{path.name}")
 
 
 class WorkflowStore:
@@ -146,5 +146,7 @@ def select_workflow(
         return from_env
     bundled = load_bundled(PASSTHROUGH)
     if bundled is None:
-        raise ValidationError("workflow", f"workflows/{PASSTHROUGH}.api.json in the pack", None)
+        raise ValidationError(
+            "workflow", f"{BUNDLED_DIR.name}/{PASSTHROUGH}.api.json in the pack", None
+        )
     return bundled, "bundled passthrough"

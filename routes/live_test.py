@@ -11,7 +11,7 @@ panel shows is the real stream session: its status, figures and preview frame
 | POST | /trickle/live-test | start: ``{"workflow": name or API object or null, "seconds", "width", "height", "fps", "source"}`` |
 | GET | /trickle/live-test | ``{"stream_id", "running", "published", "output_segments", "events", ...}`` |
 | POST | /trickle/live-test/update | body: one parameter update, sent on the control channel |
-| POST | /trickle/live-test/stop | end the input (the runner stops the stream); answers the figures |
+| POST | /trickle/live-test/stop | end the input after the segment being sent (the runner stops the stream; no error); answers the figures |
 | POST, GET | /trickle/live-test/clip | upload a video file / webcam recording (``test_clip``); ``"source": "upload"`` streams it |
 """
 
@@ -49,6 +49,9 @@ def _int(body: dict[str, Any], key: str) -> int:
     return int(value)
 
 
+STOP_GRACE = 8.0  # seconds: one segment (1 s) and the runner's end of the stream
+
+
 class LiveTestStream:
     """One test stream: owns its orchestrator, its gateway and the task that publishes."""
 
@@ -75,6 +78,7 @@ class LiveTestStream:
         self.error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
+        self._stopping = False  # stop asked: the publisher ends the input after this segment
 
     async def start(self) -> None:
         """Channels, the start request (its refusal raises ApiError), then publish in the background."""
@@ -103,7 +107,7 @@ class LiveTestStream:
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
-        """Publish, end the input, wait for the output to end; ``stop`` cancels the publishing."""
+        """Publish, end the input, wait for the output to end (``stop`` ends the publishing early)."""
         assert self._publisher is not None
         try:
             await self._publisher
@@ -122,10 +126,12 @@ class LiveTestStream:
         loop = asyncio.get_running_loop()
         clip = await loop.run_in_executor(None, self._make_clip)
         for segment in clip:
+            if self._stopping:
+                break
             await self.gateway.publish([(segment, 1.0)])
             self.published += 1
         await self.gateway.end_input()
-        await self._wait_output_end(15.0)
+        await self._wait_output_end(5.0 if self._stopping else 15.0)
 
     def _make_clip(self) -> list[bytes]:
         if self.clip is not None:
@@ -149,10 +155,18 @@ class LiveTestStream:
             raise ApiError(500, f"control channel: {exc}") from None
 
     async def stop(self) -> None:
-        """End the input at once; the runner stops the stream; channels and servers are closed."""
+        """End the input after the segment being sent (a cut segment is a damaged frame to the
+        runner's decoder: a normal stop is not an error); the runner stops the stream; channels and
+        servers are closed. A publisher still busy after ``STOP_GRACE`` seconds is cancelled."""
         if self._task is None:
             await self._close()
             return
+        self._stopping = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+            return
+        except asyncio.TimeoutError:
+            pass
         if self._publisher is not None:
             self._publisher.cancel()
         await asyncio.shield(self._task)

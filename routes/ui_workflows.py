@@ -2,7 +2,7 @@
 
 The API format (what runs) is saved by ``routes/workflows.py``; this keeps the editor's own graph
 beside it in ComfyUI's user directory (``<user dir>/default/trickle-live/workflows-ui``). Bundled
-examples answer from the pack's ``workflows/<name>.json``.
+examples answer from the pack's ``example_workflows/<name>.json`` (its ComfyUI templates).
 
 | method | path | does |
 | --- | --- | --- |
@@ -20,15 +20,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..nodes.store import BUNDLED_DIR, check_name
+from ..nodes.store import check_name
 from ..trickle.errors import ValidationError
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json, validation_error
+from ..trickle.session.workflow_spec import EXAMPLES_DIR
 
 MAX_BODY = 16 << 20
 
 
 class UiWorkflowStore:
-    def __init__(self, root: Path, bundled: Path = BUNDLED_DIR) -> None:
+    def __init__(self, root: Path, bundled: Path = EXAMPLES_DIR) -> None:
         self.root = Path(root)
         self.bundled = Path(bundled)
 

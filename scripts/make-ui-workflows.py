@@ -1,4 +1,5 @@
-"""Write the UI-format twin (``<name>.json``) of each ``workflows/<name>.api.json``.
+"""Write the UI-format twin ``example_workflows/<name>.json`` (the pack's ComfyUI templates) of
+each ``api_workflows/<name>.api.json`` (what a stream runs; a folder ComfyUI does not scan).
 
     python scripts/make-ui-workflows.py http://127.0.0.1:8188      # node info from a running ComfyUI
     python scripts/make-ui-workflows.py object_info.json
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-ROOT = Path(__file__).resolve().parents[1] / "workflows"
+PACK = Path(__file__).resolve().parents[1]
+API_DIR = PACK / "api_workflows"  # trickle/session/workflow_spec.py BUNDLED_DIR
+UI_DIR = PACK / "example_workflows"  # ... EXAMPLES_DIR (thumbnails: test_web_templates.py)
 
 
 def _is_link(v: Any) -> bool:
@@ -112,9 +115,9 @@ def main(source: str) -> int:
             info = json.load(resp)
     else:
         info = json.loads(Path(source).read_text())
-    for path in sorted(ROOT.glob("*.api.json")):
+    for path in sorted(API_DIR.glob("*.api.json")):
         ui = convert(json.loads(path.read_text()), info)
-        target = path.with_name(path.name.replace(".api.json", ".json"))
+        target = UI_DIR / path.name.replace(".api.json", ".json")
         target.write_text(json.dumps(ui, indent=1) + "\n")
         sys.stdout.write(f"{target}\n")
     return 0

@@ -95,23 +95,31 @@ def boot(
     skip_reason: str,
     env: dict[str, str] | None = None,
     prepare: Callable[[Path], None] | None = None,
+    args: list[str] | None = None,
+    link_pack: bool = True,
+    base: Path | None = None,
+    python: str | None = None,
 ) -> Iterator[ComfyUI]:
     """Start a ComfyUI (CPU) with the pack in a fresh ``--base-directory``; stop it afterwards.
 
     Skips with ``skip_reason`` when ``COMFYUI_PATH`` is unset. ``prepare(base)`` may add files to
     the base directory before the start; ``env`` adds variables. The live-runner app gets a port
-    of its own (``TRICKLE_LR_PORT``) unless ``env`` sets one.
+    of its own (``TRICKLE_LR_PORT``) unless ``env`` sets one. ``args`` adds ComfyUI options;
+    ``link_pack=False`` leaves the pack out of custom_nodes (an installer puts it there); ``base``
+    reuses a base directory (a second start); ``python`` overrides ComfyUI's interpreter.
     """
     path = os.environ.get("COMFYUI_PATH")
     if not path:
         pytest.skip(skip_reason)
     comfy = Path(path)
-    python = _python(comfy)
+    python = python or _python(comfy)
     if not (comfy / "main.py").is_file() or not Path(python).exists():
         pytest.skip(f"COMFYUI_PATH={comfy} has no main.py, or its python {python} is missing")
-    base = factory.mktemp(name)
-    (base / "custom_nodes").mkdir()
-    (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+    if base is None:
+        base = factory.mktemp(name)
+        (base / "custom_nodes").mkdir()
+        if link_pack:
+            (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
     if prepare is not None:
         prepare(base)
     port = _free_port()
@@ -122,7 +130,7 @@ def boot(
     full_env.update(env or {})
     log_path = base / "comfyui.log"
     cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
+           "--base-directory", str(base), "--disable-api-nodes", *(args or [])]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=full_env

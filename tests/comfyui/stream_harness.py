@@ -20,6 +20,7 @@ from typing import Any
 import av
 from trickle_live.trickle.media.testclip import iter_segments, read_frame_number
 from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 FPS, SIZE, START_PTS = 30, 128, 90_000
@@ -27,7 +28,7 @@ During = Callable[[GatewayStream, str], Awaitable[Any]]
 
 
 def workflow(name: str) -> dict[str, Any]:
-    return json.loads((ROOT / "workflows" / f"{name}.api.json").read_text())
+    return json.loads((BUNDLED_DIR / f"{name}.api.json").read_text())
 
 
 @dataclass

@@ -48,7 +48,7 @@ class SessionChannels:
 
 
 def workflow(name: str) -> dict[str, Any]:
-    return dict(json.loads((ROOT / "workflows" / f"{name}.api.json").read_text()))
+    return dict(json.loads((ROOT / "api_workflows" / f"{name}.api.json").read_text()))
 
 
 def failing_blur() -> dict[str, Any]:

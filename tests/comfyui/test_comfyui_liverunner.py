@@ -27,6 +27,7 @@ from yarl import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
 from lr_emulator import OrchestratorEmulator  # noqa: E402
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 pytestmark = pytest.mark.comfyui
 
@@ -172,7 +173,7 @@ async def test_proxied_session_cannot_reach_comfyui(comfyui: Any, orch: Any) -> 
 async def test_reserve_start_stream_stop_through_comfyui(comfyui: Any, orch: Any) -> None:
     lr_url = f"http://127.0.0.1:{comfyui.lr_port}{PREFIX}"
     orch.register_static("trickle-live", lr_url)
-    workflow = json.loads((ROOT / "workflows" / "passthrough.api.json").read_text())
+    workflow = json.loads((BUNDLED_DIR / "passthrough.api.json").read_text())
     clip = make_test_clip(2.0, 64, 64, 30, keyframe_seconds=0.5)
     sent = split_segments(clip)
     async with ClientSession() as http:

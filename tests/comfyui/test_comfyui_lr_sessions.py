@@ -28,6 +28,7 @@ from trickle_live.trickle.protocol.publisher import TricklePublisher
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
 from lr_emulator import OrchestratorEmulator  # noqa: E402
 from lr_sessions import ENDINGS, call, decode, serve_one  # noqa: E402
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 pytestmark = pytest.mark.comfyui
 
@@ -36,7 +37,7 @@ PREFIX = "/trickle-live/lr"
 
 
 def workflow(name: str) -> dict[str, Any]:
-    return dict(json.loads((ROOT / "workflows" / f"{name}.api.json").read_text()))
+    return dict(json.loads((BUNDLED_DIR / f"{name}.api.json").read_text()))
 
 
 def clip_segments(seconds: float = 6.0, size: int = 64) -> list[bytes]:

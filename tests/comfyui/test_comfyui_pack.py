@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR, EXAMPLES_DIR
 
 pytestmark = pytest.mark.comfyui
 
@@ -22,7 +23,7 @@ NODES = {
     "TrickleParamSeed": "trickle/parameters",
     "TrickleParamBoolean": "trickle/parameters",
 }
-WORKFLOWS = sorted(p.name[: -len(".api.json")] for p in (ROOT / "workflows").glob("*.api.json"))
+WORKFLOWS = sorted(p.name[: -len(".api.json")] for p in BUNDLED_DIR.glob("*.api.json"))
 
 
 def test_pack_loads_without_import_error(comfyui) -> None:
@@ -55,8 +56,8 @@ def test_runner_routes_answer_inside_comfyui(comfyui) -> None:
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_bundled_workflow_validates_in_comfyui(comfyui, name: str) -> None:
-    api = json.loads((ROOT / "workflows" / f"{name}.api.json").read_text())
-    ui = json.loads((ROOT / "workflows" / f"{name}.json").read_text())
+    api = json.loads((BUNDLED_DIR / f"{name}.api.json").read_text())
+    ui = json.loads((EXAMPLES_DIR / f"{name}.json").read_text())
     info = comfyui.get("/object_info")
     assert {n["class_type"] for n in api.values()} <= set(info)
     assert sorted(n["type"] for n in ui["nodes"]) == sorted(n["class_type"] for n in api.values())
@@ -75,7 +76,7 @@ def test_bundled_workflow_validates_in_comfyui(comfyui, name: str) -> None:
 
 
 def test_invalid_workflow_is_refused_with_the_field(comfyui) -> None:
-    api = json.loads((ROOT / "workflows" / "blur.api.json").read_text())
+    api = json.loads((BUNDLED_DIR / "blur.api.json").read_text())
     api["2"]["inputs"]["value"] = "wide"  # TrickleParamInt value must be an INT
     status, body = comfyui.request("POST", "/trickle/workflows/bad-blur", api)
     assert status == 422 and "2.value" in body["detail"]["msg"], body
@@ -86,7 +87,7 @@ def test_invalid_workflow_is_refused_with_the_field(comfyui) -> None:
 
 
 def test_saved_workflow_lives_in_the_user_directory(comfyui) -> None:
-    api = json.loads((ROOT / "workflows" / "invert.api.json").read_text())
+    api = json.loads((BUNDLED_DIR / "invert.api.json").read_text())
     status, _ = comfyui.request(
         "POST", "/trickle/workflows/my-live", {"workflow": api, "default": True}
     )
@@ -95,7 +96,8 @@ def test_saved_workflow_lives_in_the_user_directory(comfyui) -> None:
         assert (
             comfyui.base / "user" / "default" / "trickle-live" / "workflows" / "my-live.json"
         ).is_file()
-        assert not (ROOT / "workflows" / "my-live.json").exists()
+        assert not (EXAMPLES_DIR / "my-live.json").exists()
+        assert not (BUNDLED_DIR / "my-live.api.json").exists()
         assert comfyui.get("/trickle/default-workflow") == {"name": "my-live"}
         assert (
             comfyui.get("/trickle/workflows/my-live")["workflow"]["2"]["class_type"]
@@ -136,7 +138,7 @@ def test_test_stream_update_and_bad_update(comfyui) -> None:
 
 
 def test_editor_prompt_without_stream_previews_test_pattern(comfyui) -> None:
-    api = json.loads((ROOT / "workflows" / "invert.api.json").read_text())
+    api = json.loads((BUNDLED_DIR / "invert.api.json").read_text())
     prompt_id = str(uuid.uuid4())
     status, body = comfyui.request("POST", "/prompt", {"prompt": api, "prompt_id": prompt_id})
     assert status == 200, body

@@ -22,6 +22,7 @@ from trickle_live.trickle.liverunner.registration import metadata
 from trickle_live.trickle.liverunner.service import LiveRunnerService
 from trickle_live.trickle.session.manager import StreamManager
 from trickle_live.trickle.session.processors import processor_factory, processor_schema
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from lr_sessions import call, wait_until  # noqa: E402
@@ -105,7 +106,7 @@ def test_metadata_keeps_names_when_the_full_schema_is_too_big() -> None:
 
 
 def test_param_schema_from_the_live_parameter_nodes() -> None:
-    blur = json.loads((ROOT / "workflows" / "blur.api.json").read_text())
+    blur = json.loads((BUNDLED_DIR / "blur.api.json").read_text())
     assert param_schema(blur) == [
         {"name": "radius", "type": "int", "default": 4, "min": 1, "max": 31},
         {"name": "sigma", "type": "float", "default": 2.0, "min": 0.1, "max": 10.0},

@@ -11,9 +11,10 @@ from trickle_live.nodes.graph import adapt, live_params, parse_workflow
 from trickle_live.nodes.params import apply, classify, validate_value
 from trickle_live.nodes.store import WorkflowStore, bundled_names, select_workflow
 from trickle_live.trickle.errors import ValidationError
+from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-BLUR = json.loads((ROOT / "workflows" / "blur.api.json").read_text())
+BLUR = json.loads((BUNDLED_DIR / "blur.api.json").read_text())
 SCHEMAS: dict[str, dict[str, Any]] = {
     "TrickleParamInt": {
         "required": {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trickle_live.trickle.session.workflow_spec import EXAMPLES_DIR
 
 pytestmark = pytest.mark.comfyui
 
@@ -70,7 +71,7 @@ def test_panel_opens_and_logs_nothing(comfy_web: Any, browser_page: Any) -> None
     page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
     if page.locator(".p-dialog-mask").count():
         page.keyboard.press("Escape")
-    blur = json.loads((ROOT / "workflows" / "blur.json").read_text())
+    blur = json.loads((EXAMPLES_DIR / "blur.json").read_text())
     page.evaluate("g => app.loadGraphData(g)", blur)
     page.evaluate(
         """async () => { const s = app.extensionManager.setting;

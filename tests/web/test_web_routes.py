@@ -218,3 +218,25 @@ async def test_panel_routes_refuse_cross_site_requests(panel: Panel) -> None:
     ) as resp:
         assert resp.status == 200, await resp.text()
     assert not (panel.root / "workflows-ui" / "mine.json").exists()
+
+
+async def test_stopping_the_test_stream_is_not_an_error(panel: Panel) -> None:
+    """Issue 20: a stop in the middle of a segment left "last error: input: decoder reported a
+    damaged frame" (the cut segment); the test stream now ends its input between two segments."""
+    body = {"seconds": 20, "width": 128, "height": 96, "fps": 15}
+    status, started = await panel.call("POST", "/trickle/live-test", body)
+    assert status == 200, started
+    sid = started["stream_id"]
+
+    async def flowing() -> Any:
+        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
+        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 20]
+
+    await wait_for(flowing)
+    await asyncio.sleep(0.45)  # somewhere inside a segment
+    status, figures = await panel.call("POST", "/trickle/live-test/stop")
+    assert status == 200 and not figures["running"], figures
+    await wait_for(lambda: _health_idle(panel))
+    status_view = (await panel.call("GET", "/trickle/status"))[1]
+    assert status_view["last_error"] is None, status_view["last_error"]
+    assert figures.get("error") is None, figures

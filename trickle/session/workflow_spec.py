@@ -8,7 +8,7 @@ the spellings users bring (ours: ``TrickleInput``/``TrickleOutput``; ComfyStream
 ``SaveImage``). Live parameter nodes (``TrickleParam*``) are allowed and ignored. Any other node is
 refused with a :class:`ValidationError` naming it, so an operator learns at once that this graph
 needs ComfyUI. A workflow is named by a processor name (``passthrough``, ``invert``), the name of a
-bundled workflow (``workflows/<name>.api.json``) or a path to an API-format JSON file.
+bundled workflow (``api_workflows/<name>.api.json``) or a path to an API-format JSON file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from .processor import FrameProcessor
 from .processors import PROCESSORS
 from .request import StartRequest
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "workflows"
+# The bundled API-format workflows (what a stream runs): a folder ComfyUI does not scan for
+# templates (it lists custom_nodes/*/{example_workflows,example,examples,workflow,workflows}/*.json),
+# so they never show up in the Templates browser. Their UI-format twins, with thumbnails, are the
+# pack's templates in EXAMPLES_DIR.
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "api_workflows"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "example_workflows"
 SOURCES = ("TrickleInput", "LoadTensor", "PrimaryInputLoadImage", "LoadImage")
 SINKS = ("TrickleOutput", "SaveTensor", "PreviewImage", "SaveImage")
 EFFECTS = {"ImageInvert": "invert"}

@@ -51,3 +51,19 @@ export function liveParameters() {
   }
   return [...found.values()];
 }
+
+// Writes a live parameter's value into the graph's Live node(s) of that name (the panel and the
+// graph stay in step: the node shows what the stream runs with, and saving the graph keeps it).
+export function setLiveParameter(name, value) {
+  let changed = 0;
+  for (const node of app.graph?._nodes || app.graph?.nodes || []) {
+    if (!PARAM_TYPES[node.type] || node.mode === 4 || widget(node, "name")?.value !== name) continue;
+    const target = widget(node, "value");
+    if (!target || target.value === value) continue;
+    target.value = value;
+    target.callback?.(value, app.canvas, node);
+    changed += 1;
+  }
+  if (changed) app.graph?.setDirtyCanvas?.(true, true);
+  return changed;
+}

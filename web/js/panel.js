@@ -20,8 +20,10 @@ export function createPanel(settings) {
   const setup = createSetupView();
   const probes = createProbesView();
   const liveRunner = createLiveRunnerView();
-  const root = h("div", { className: "tl-panel", dataset: { testid: "trickle-live-panel" } });
-  root.append(status.el, preview.el, test.el, params.el, workflows.el, setup.el, probes.el, liveRunner.el);
+  // Laid out like the frontend's own sidebar tabs: a title bar, then the scrolling sections.
+  const header = h("div", { className: "tl-header" }, h("span", { className: "tl-title" }, "Trickle Live"), status.badge);
+  const body = h("div", { className: "tl-body" }, status.el, preview.el, test.el, params.el, workflows.el, setup.el, probes.el, liveRunner.el);
+  const root = h("div", { className: "tl-panel", dataset: { testid: "trickle-live-panel" } }, header, body);
   let lastStatus = null;
   let timers = [];
 

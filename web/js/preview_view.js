@@ -37,8 +37,10 @@ export function createPreviewView() {
 
   function setStream(id) {
     if (id === streamId) return;
+    const previous = streamId;
     streamId = id;
-    if (!id) caption.textContent = "no stream";
+    // the last frame stays, captioned as ended
+    if (!id) caption.textContent = previous && frames ? `${previous} · ${sizes[previous] || ""} · ended (last frame)` : "no stream";
   }
 
   const el = section("Live preview", "preview-section", img, caption);

@@ -20,8 +20,8 @@ function answerText(answer) {
 }
 
 export function createProbesView() {
-  const summary = h("div", { className: "tl-row", dataset: { testid: "advertised" } }, "…");
-  const table = h("table", { className: "tl-table", dataset: { testid: "probes" } });
+  const summary = h("div", { dataset: { testid: "advertised" } }, "…");
+  const table = h("div", { dataset: { testid: "probes" } });
   const checks = h("ul", { className: "tl-muted", dataset: { testid: "probe-checks" } });
   const note = h(
     "div",
@@ -38,22 +38,24 @@ export function createProbesView() {
     }
     const who = adv.orchestrator ? `${adv.orchestrator.remote} (${adv.orchestrator.user_agent || "?"})` : "nobody yet";
     summary.replaceChildren(
-      h("span", { dataset: { field: "gate" } }, `health gate: ${adv.health_gate || "not seen"}`),
-      h("span", { dataset: { field: "capability" } }, ` · advertises ${adv.capability || "–"}`),
-      h("span", { dataset: { field: "version" } }, ` · runner version ${adv.runner_version || "–"}`),
-      h("span", { className: "tl-muted" }, ` · probed by ${who}`),
+      h("div", { dataset: { field: "gate" } }, `health gate: ${adv.health_gate || "not seen"}`),
+      h("div", { dataset: { field: "capability" } }, `advertises ${adv.capability || "–"}`),
+      h("div", { dataset: { field: "version" } }, `runner version ${adv.runner_version || "–"}`),
+      h("div", { className: "tl-muted" }, `probed by ${who}`),
     );
+
+    // One block per probe: path and when on a line, then who and the token, then the whole answer
+    // (wrapped, never cut off).
     table.replaceChildren(
-      h("tr", {}, h("th", {}, "probe"), h("th", {}, "when"), h("th", {}, "token"), h("th", {}, "answer")),
       ...KINDS.map((kind) => {
         const p = byKind[kind];
         return h(
-          "tr",
-          { dataset: { probe: kind } },
-          h("td", {}, `/${kind}`),
-          h("td", { title: p ? new Date(p.time).toISOString() : "" }, p ? `${ago(p.time)} from ${p.remote}` : "never"),
-          h("td", {}, p ? p.token : "–"),
-          h("td", {}, p ? answerText(p.answer) : "–"),
+          "div",
+          { className: "tl-kv", dataset: { probe: kind } },
+          h("span", { className: "tl-k" }, `/${kind}`),
+          h("span", { className: "tl-src", title: p ? new Date(p.time).toISOString() : "" }, p ? ago(p.time) : "never"),
+          p ? h("span", { className: "tl-v tl-muted" }, `from ${p.remote} · token ${p.token}`) : null,
+          h("span", { className: "tl-v", dataset: { field: "answer" } }, p ? answerText(p.answer) : "–"),
         );
       }),
     );

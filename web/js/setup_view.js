@@ -22,7 +22,7 @@ function readField(input, type) {
 export function createSetupView() {
   const entry = h("div", { className: "tl-code", dataset: { testid: "ai-models-entry" } }, "…");
   const alt = h("div", { className: "tl-muted" });
-  const config = h("table", { className: "tl-table", dataset: { testid: "config" } });
+  const config = h("div", { dataset: { testid: "config" } });
   const inputs = {};
   let entryText = "";
 
@@ -66,9 +66,17 @@ export function createSetupView() {
       } else input.value = value ?? "";
       input.dataset.shown = JSON.stringify(readField(input, type));
     }
+    // One block per setting: the name and where its value comes from on a line, the value below
+    // (a narrow sidebar has no room for three columns).
     config.replaceChildren(
       ...Object.entries(view.effective).map(([key, value]) =>
-        h("tr", {}, h("td", {}, key), h("td", {}, JSON.stringify(value)), h("td", { className: "tl-muted" }, view.sources[key] + (view.restart_required.includes(key) ? " · restart to change" : ""))),
+        h(
+          "div",
+          { className: "tl-kv", dataset: { setting: key } },
+          h("span", { className: "tl-k" }, key),
+          h("span", { className: "tl-src", title: view.restart_required.includes(key) ? "read at start-up: restart ComfyUI to change it" : "applies to the next stream" }, view.sources[key] + (view.restart_required.includes(key) ? " · restart" : "")),
+          h("span", { className: "tl-v" }, JSON.stringify(value)),
+        ),
       ),
     );
   }

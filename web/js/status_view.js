@@ -1,16 +1,17 @@
 // Runner state, active streams with their figures, and the recent events.
-import { duration, fmt, h, section } from "./dom.js";
+import { duration, fmt, h, keepFigures, section } from "./dom.js";
 
 const MAX_EVENTS = 50;
+const MAX_ENDED = 3; // ended streams kept with their last figures
 
 function streamRow(s, onStop, sizes) {
   const size = sizes[s.stream_id] || "–";
   const stat = (label, value, field) => h("span", { dataset: { field } }, h("span", { className: "tl-muted" }, `${label} `), value);
   return h(
     "div",
-    { className: "tl-stream", dataset: { stream: s.stream_id } },
-    h("div", { className: "tl-row" }, h("b", { title: s.stream_id }, s.stream_id), h("span", {}, s.state || "–"),
-      h("button", { title: "Stop this stream", onclick: () => onStop(s.stream_id) }, "■ stop")),
+    { className: `tl-stream${s.ended ? " tl-ended" : ""}`, dataset: { stream: s.stream_id, ended: s.ended ? "true" : null } },
+    h("div", { className: "tl-row" }, h("b", { title: s.stream_id }, s.stream_id), h("span", { dataset: { field: "state" } }, s.ended ? `ended (last: ${s.state || "–"})` : s.state || "–"),
+      s.ended ? null : h("button", { title: "Stop this stream", onclick: () => onStop(s.stream_id) }, "■ stop")),
     h(
       "div",
       { className: "tl-row" },
@@ -32,6 +33,8 @@ export function createStatusView({ onStop }) {
   const events = h("div", { className: "tl-events", dataset: { testid: "events" } });
   const log = [];
   let previous = {};
+  let lastSeen = {}; // stream id -> its last figures, kept (as ended) once it is gone
+  let ended = [];
 
   function addEvent(text) {
     log.unshift(`${new Date().toLocaleTimeString()}  ${text}`);
@@ -49,26 +52,33 @@ export function createStatusView({ onStop }) {
       now[`${s.stream_id}:error`] = s.last_error;
     }
     for (const id of Object.keys(previous)) {
-      if (!id.includes(":") && now[id] === undefined) addEvent(`stream ${id} ended`);
+      if (!id.includes(":") && now[id] === undefined) {
+        addEvent(`stream ${id} ended`);
+        if (lastSeen[id]) ended = [{ ...lastSeen[id], ended: true }, ...ended.filter((e) => e.stream_id !== id)].slice(0, MAX_ENDED);
+      }
     }
     previous = now;
+    lastSeen = Object.fromEntries((status.streams || []).map((s) => [s.stream_id, keepFigures(lastSeen[s.stream_id], s)]));
   }
 
   function render(status, sizes = {}) {
     state.textContent = status.health;
     state.className = `tl-state tl-state-${status.health}`;
-    summary.textContent = ` model ${status.model_id} · v${status.version} · ${status.streams.length}/${status.capacity} streams · up ${duration(status.uptime_s)}`;
+    summary.textContent = `model ${status.model_id} · v${status.version} · ${status.streams.length}/${status.capacity} streams · up ${duration(status.uptime_s)}`;
     lastError.textContent = status.last_error ? `last error: ${status.last_error}` : "";
+    noteChanges(status);
+    const active = new Set(status.streams.map((s) => s.stream_id));
+    ended = ended.filter((e) => !active.has(e.stream_id));
     body.replaceChildren(...status.streams.map((s) => streamRow(s, onStop, sizes)));
     if (!status.streams.length) body.append(h("div", { className: "tl-muted" }, "no active stream"));
-    noteChanges(status);
+    body.append(...ended.map((s) => streamRow(s, onStop, sizes)));
   }
 
   const el = h(
     "div",
     {},
-    section("Runner", "status", h("div", { className: "tl-row" }, state, summary), lastError, body),
+    section("Runner", "status", h("div", { className: "tl-row" }, summary), lastError, body),
     section("Recent events", "recent", events),
   );
-  return { el, render, addEvent };
+  return { el, render, addEvent, badge: state };
 }

@@ -4,7 +4,7 @@
 import { client } from "./api_client.js";
 import { createClipSource } from "./clip_source.js";
 import { currentGraph, hasStreamNodes } from "./graph.js";
-import { fmt, h, reportError, section, toast } from "./dom.js";
+import { fmt, h, keepFigures, reportError, section, toast } from "./dom.js";
 
 export function createTestView({ settings, onChange }) {
   const source = h(
@@ -19,6 +19,7 @@ export function createTestView({ settings, onChange }) {
   const stopButton = h("button", { onclick: () => stop(), dataset: { testid: "test-stop" }, disabled: true }, "■ Stop");
   const clip = createClipSource();
   let current = null;
+  let lastStream = null; // the test stream's last figures from /trickle/status, kept once it ends
   let busy = false; // recording or uploading a clip: progress shows in the figures line
 
   async function start(kind = source.value) {
@@ -64,9 +65,11 @@ export function createTestView({ settings, onChange }) {
       figures.textContent = "not running";
       return;
     }
-    const s = stream || {};
+    if (stream) lastStream = keepFigures(lastStream, stream);
+    const s = stream || (lastStream?.stream_id === figs.stream_id ? lastStream : {});
+    figures.dataset.state = running ? "running" : "ended";
     figures.textContent = [
-      running ? "running" : "ended",
+      running ? "running" : "ended (last figures)",
       figs.stream_id,
       `${figs.size?.[0]}×${figs.size?.[1]} @ ${figs.fps} fps for ${figs.seconds}s`,
       `fps in/out ${fmt(s.fps_in)} / ${fmt(s.fps_out)}`,

@@ -53,6 +53,7 @@ app.registerExtension({
       type: "custom",
       render(el) {
         const p = getPanel();
+        el.style.height = "100%"; // the title bar stays, the sections scroll (as in the frontend's tabs)
         el.replaceChildren(p.el);
         p.start();
       },

@@ -1,5 +1,6 @@
 // "Use this graph for live streams": save the current graph (API + UI format) as the default live
 // workflow or under a name (a model_id); list, open, make default and delete saved ones.
+import { app } from "../../../scripts/app.js";
 import { client } from "./api_client.js";
 import { currentGraph, hasStreamNodes, openGraph } from "./graph.js";
 import { h, reportError, section, toast } from "./dom.js";
@@ -18,7 +19,7 @@ export async function saveCurrentGraph(name, makeDefault) {
 export function createWorkflowsView() {
   const name = h("input", { type: "text", value: "default", dataset: { testid: "workflow-name" }, title: "A model_id that selects this workflow" });
   const makeDefault = h("input", { type: "checkbox", checked: true, dataset: { testid: "workflow-default" } });
-  const list = h("table", { className: "tl-table", dataset: { testid: "workflow-list" } });
+  const list = h("div", { dataset: { testid: "workflow-list" } });
   const defaultLine = h("div", { className: "tl-muted", dataset: { testid: "default-workflow" } });
 
   async function refresh() {
@@ -37,17 +38,17 @@ export function createWorkflowsView() {
 
   function row(workflow, source, isDefault) {
     const act = (label, title, fn) => h("button", { title, onclick: () => fn(workflow).catch((e) => reportError(label, e)) }, label);
+    // name, where it comes from, and its buttons side by side on one line
     return h(
-      "tr",
-      { dataset: { workflow } },
-      h("td", {}, isDefault ? h("b", {}, `${workflow} ★`) : workflow),
-      h("td", { className: "tl-muted" }, source),
+      "div",
+      { className: "tl-kv", dataset: { workflow } },
+      h("span", { className: "tl-k", title: `${workflow} (${source})` }, isDefault ? `${workflow} ★` : workflow, h("span", { className: "tl-muted" }, ` · ${source}`)),
       h(
-        "td",
-        {},
+        "span",
+        { className: "tl-actions" },
         act("open", "Open in the editor", open),
         isDefault ? null : act("default", "Make this the default live workflow", makeDefaultWorkflow),
-        source === "saved" ? act("delete", "Delete this saved live workflow", remove) : null,
+        source === "saved" ? h("button", { className: "tl-danger", title: "Delete this saved live workflow", onclick: () => remove(workflow).catch((e) => reportError("delete", e)) }, "delete") : null,
       ),
     );
   }
@@ -63,8 +64,16 @@ export function createWorkflowsView() {
     await refresh();
   }
 
+  // The frontend's own confirmation dialog (the extension API's dialog service), as its own deletes do.
+  async function confirmDelete(workflow) {
+    const message = `Delete the saved live workflow "${workflow}"? Streams that ask for it by model_id will run the default instead.`;
+    const dialog = app.extensionManager?.dialog;
+    if (dialog?.confirm) return Boolean(await dialog.confirm({ title: "Delete live workflow", message, type: "delete" }));
+    return window.confirm(message);
+  }
+
   async function remove(workflow) {
-    if (!window.confirm(`Delete the live workflow "${workflow}"?`)) return;
+    if (!(await confirmDelete(workflow))) return;
     await client.deleteWorkflow(workflow);
     await client.deleteEditorGraph(workflow).catch(() => null);
     await refresh();
