@@ -1,4 +1,4 @@
-"""Side by side on one clip (DESIGN §10): the bare transcode floor, trickle-live inside a real
+"""Side by side on one clip (docs/performance.md): the bare transcode floor, trickle-live inside a real
 ComfyUI, and pytrickle's StreamProcessor — throughput, added latency, CPU, memory.
 
 One generated 512x512 30 fps H.264 clip (``trickle/media/testclip.py``, video PES without length,

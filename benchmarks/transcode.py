@@ -1,4 +1,4 @@
-"""Bare transcode benchmark: the floor the whole product is measured against (DESIGN §10).
+"""Bare transcode benchmark: the floor the whole product is measured against (docs/performance.md).
 
 For a generated H.264 MPEG-TS clip (default 512x512, 30 fps, 10 s) it measures, with the
 product's own media layer (StreamDecoder / StreamEncoder, codec threads = 1), pinned to one CPU

@@ -4,7 +4,7 @@ The workflow is validated once (at start and on each change), warmed up on a tes
 for every frame by one of two executors: by default (``private``) the stream's own
 ``PromptExecutor`` inside a lease prompt that holds ComfyUI's worker (``lease.py``,
 ``private_exec.py``); with ``queue`` (``TRICKLE_EXECUTOR=queue``, or a ComfyUI whose executor does
-not fit the adapter) one prompt per frame in ComfyUI's own queue (``queue_frames.py``, DESIGN §4).
+not fit the adapter) one prompt per frame in ComfyUI's own queue (``queue_frames.py``, docs/comfyui.md).
 ``TrickleInput`` takes the frame, ``TrickleOutput`` puts the result on the output queue with the
 input's pts. A failing frame becomes an ``error`` event and the input frame is published in its
 place, so the stream keeps going and recovers when the workflow does. Updates are validated and

@@ -1,4 +1,4 @@
-"""Frame plans: a live frame runs only the nodes that depend on the frame (DESIGN §4, faster path).
+"""Frame plans: a live frame runs only the nodes that depend on the frame (docs/comfyui.md, the faster path).
 
 A private ``PromptExecutor`` (``private_exec.py``) still does, for every frame, everything a whole
 prompt needs: a ``DynamicPrompt``, a cache signature for every node, an ``ExecutionList``, a new

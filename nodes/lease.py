@@ -1,4 +1,4 @@
-"""Frames run by private executors inside one queued "lease" prompt (DESIGN §4, the faster path).
+"""Frames run by private executors inside one queued "lease" prompt (docs/comfyui.md, the faster path).
 
 The runner keeps one lease prompt in ComfyUI's own queue: a graph of a single
 ``TrickleStreamHost`` node. When ComfyUI's worker runs it, that node calls :meth:`LeaseRunner.serve`,

@@ -1,4 +1,4 @@
-"""Parameter updates (DESIGN §7): classify, validate against node schemas, apply to a copy.
+"""Parameter updates (docs/comfyui.md): classify, validate against node schemas, apply to a copy.
 
 Accepted update shapes (one JSON object; ``{"keep": "alive"}`` is ignored):
 - ``{"prompt": <workflow>}`` / ``{"prompts": ...}``: switch workflow (an object, or JSON text);

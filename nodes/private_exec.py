@@ -1,4 +1,4 @@
-"""A private ``PromptExecutor`` per stream: the version-checked adapter (DESIGN §4, faster path).
+"""A private ``PromptExecutor`` per stream: the version-checked adapter (docs/comfyui.md, the faster path).
 
 ComfyUI's own worker runs one prompt per queue item: ``asyncio.run`` of a fresh loop, history,
 ``task_done``, status broadcasts, a hand-over between the server loop and the worker thread —

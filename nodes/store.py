@@ -1,4 +1,4 @@
-"""Saved live workflows and workflow selection (DESIGN §7). No ComfyUI import.
+"""Saved live workflows and workflow selection (docs/comfyui.md). No ComfyUI import.
 
 Saved workflows live in ComfyUI's user directory (``<user dir>/default/trickle-live/workflows``),
 never inside the pack folder, so updating the pack keeps them. The bundled examples are read from

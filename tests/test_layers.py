@@ -1,4 +1,4 @@
-"""The import direction of DESIGN §2 holds, and the root package is import-safe without ComfyUI."""
+"""The import direction of docs/architecture.md holds, and the root package is import-safe without ComfyUI."""
 
 from __future__ import annotations
 

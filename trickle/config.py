@@ -1,7 +1,7 @@
 """Runner configuration: one frozen, typed object, read from the environment or built in code.
 
 Every setting has a documented default that serves the documented flow with zero configuration
-(DESIGN §9). ``RunnerConfig.from_env()`` reads ``TRICKLE_*`` variables (and, as fallbacks, the
+(docs/runner.md). ``RunnerConfig.from_env()`` reads ``TRICKLE_*`` variables (and, as fallbacks, the
 names users know from ai-runner and comfystream); tests build ``RunnerConfig(...)`` directly with
 shortened timers. Invalid values raise :class:`ValidationError` naming the variable.
 """

@@ -16,7 +16,7 @@ GO = {"User-Agent": "Go-http-client/1.1"}
 async def orchestrator_startup(
     http: aiohttp.ClientSession, base: str, token: str | None = None
 ) -> None:
-    """What go-livepeer does at start-up for an aiModels entry with this ``url`` (contract §3.2)."""
+    """What go-livepeer does at start-up for an aiModels entry with this ``url`` (docs/runner.md)."""
     headers = {**GO, **({"Authorization": f"Bearer {token}"} if token is not None else {})}
     for path in ("/health", "/hardware/info", "/version"):
         status, _ = await get(http, base + path, headers=headers)

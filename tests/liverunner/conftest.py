@@ -1,7 +1,7 @@
 """A small go-livepeer orchestrator emulator for live-runner tests, plus shared helpers.
 
 It serves, on 127.0.0.1 only, what a live runner talks to (go-livepeer ``doc/live-runner.md``,
-``ai/runner/live_runner.go``, ``server/ai_http.go``; reference livepeer-docs-and-live-runners §6–9):
+``ai/runner/live_runner.go``, ``server/ai_http.go``):
 ``POST /runners/heartbeat`` (bootstrap with the orch secret, then the derived heartbeat secret;
 401 for a wrong secret, 404 once expired), ``POST /runners/{id}/unregister``, the client side
 (``POST /apps/{id}/session``, ``…/stop``, ``ANY …/app/{path}`` reverse-proxied with the four

@@ -1,7 +1,7 @@
 """The guard on ComfyUI's port, and the live-runner site serving only its own routes.
 
 go-livepeer's proxy joins ``runner_url``'s path with the client's app path, so ``..%2F`` and
-``%2e%2e/`` escape any prefix (reference livepeer-docs-and-live-runners §11). The guard decides on
+``%2e%2e/`` escape any prefix (go's ``url.JoinPath`` cleans the decoded path; docs/liverunner.md). The guard decides on
 the headers the orchestrator always sets, never on the path. Raw request lines are sent over a socket so no client normalises the paths.
 """
 

@@ -1,4 +1,4 @@
-"""Decode thread → bounded drop-oldest FrameQueue → asyncio (issue #3, DESIGN §3): the decoder runs
+"""Decode thread → bounded drop-oldest FrameQueue → asyncio (issue #3, docs/architecture.md): the decoder runs
 on its own thread, a slow asyncio consumer gets the freshest frames without blocking its loop, drops
 are counted, and everything stops cleanly."""
 

@@ -1,6 +1,6 @@
 """Faults (issue #2): server closes mid-segment, slow first byte, a subscriber more than 5 segments
 behind, channel deleted while a GET waits, publisher restarts with reset; and go-livepeer's server
-bugs of reference §8 that ours must not repeat."""
+bugs of go-livepeer's server (docs/protocol.md) that ours must not repeat."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ PUBLISH = textwrap.dedent(
                 await writer.write(data[pos:pos + 7000])
             await writer.close()
             # pace like an encoder: next() called again before pytrickle's background preconnect
-            # took its lock would POST the same seq twice (its race, reference §8 P1)
+            # took its lock would POST the same seq twice (its race, P1)
             await asyncio.sleep(0.3)
         await asyncio.sleep(1.0)  # pytrickle's close() aborts POSTs still in flight
         await pub.close()

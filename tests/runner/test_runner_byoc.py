@@ -1,4 +1,4 @@
-"""The BYOC worker routes and self-registration (runner contract §7, §11: 31–36)."""
+"""The BYOC worker routes and self-registration (docs/runner.md, BYOC worker)."""
 
 from __future__ import annotations
 

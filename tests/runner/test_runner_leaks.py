@@ -1,4 +1,4 @@
-"""100 start/stop cycles leave no thread, task, socket or file descriptor behind (DESIGN §3)."""
+"""100 start/stop cycles leave no thread, task, socket or file descriptor behind (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Capacity, pre-emption, stop conditions and failures of a stream (runner contract §11: 14, 19,
-27; the issue's busy / stale / no input / processor exception / corrupt segment cases)."""
+"""Capacity, pre-emption, stop conditions and failures of a stream (the issue's busy / stale / no input / processor exception / corrupt segment cases)."""
 
 from __future__ import annotations
 

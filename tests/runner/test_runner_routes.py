@@ -1,6 +1,6 @@
 """The runner, BYOC and pack routes on a bare aiohttp app: shapes, auth, validation, limits.
 
-Runner contract §10 rows 1–8: /health JSON before anything else, /version and /hardware shapes,
+The runner contract's route shapes (docs/runner.md): /health JSON before anything else, /version and /hardware shapes,
 errors only as 400/401/422/500 JSON ``{"detail": {"msg": ...}}`` — never 503, never text.
 """
 

@@ -1,5 +1,5 @@
 """A whole stream through the standalone runner, the in-process trickle server playing the
-orchestrator and a test gateway (runner contract §11: 7, 9, 15, 16, 20, 23, 24, 25, 27)."""
+orchestrator and a test gateway (docs/runner.md, Tests)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Dynamic registration: our own heartbeat client for go-livepeer's ``/runners/heartbeat``.
 
-Wire protocol (reference livepeer-docs-and-live-runners §6.2; go-livepeer ``doc/live-runner.md``):
+Wire protocol (go-livepeer ``doc/live-runner.md``, ``ai/runner/live_runner.go``):
 bootstrap ``POST {O}/runners/heartbeat`` with ``Authorization: <orchSecret>``; the answer carries
 ``runner_id``, the runner-facing ``orchestrator`` base URL, ``heartbeat_interval``/``heartbeat_ttl``
 (Go durations), a ``heartbeat_secret`` for later heartbeats, the ``o2r`` channel and the O's

@@ -1,6 +1,6 @@
 """MPEG-TS (H.264 + optional AAC/Opus) byte stream → RGB video frames and audio frames.
 
-One :class:`StreamDecoder` per input stream, with its own thread (DESIGN §3). Bytes of the
+One :class:`StreamDecoder` per input stream, with its own thread (docs/architecture.md). Bytes of the
 channel's consecutive segments are fed from any thread into a :class:`BytePipe`; the thread demuxes
 and decodes them with PyAV while they arrive and calls ``on_video`` / ``on_audio`` (on the decode
 thread: the caller hands frames on through its bounded, drop-oldest queue).

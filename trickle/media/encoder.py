@@ -1,4 +1,4 @@
-"""Processed frames → MPEG-TS trickle segments, on the stream's encode thread (DESIGN §3).
+"""Processed frames → MPEG-TS trickle segments, on the stream's encode thread (docs/architecture.md).
 
 :class:`StreamEncoder` owns one thread and one :class:`TsWriter`. ``put_video`` / ``put_audio``
 may be called from any thread and never block: video waits in a small queue that drops the

@@ -1,4 +1,4 @@
-"""A bounded, thread-safe frame queue with the live-video drop policy (DESIGN §3).
+"""A bounded, thread-safe frame queue with the live-video drop policy (docs/architecture.md).
 
 Producers never block: when the queue is full the *oldest* waiting item is dropped and counted,
 because live video prefers fresh frames. With ``max_age``, the queue drops by waiting time

@@ -1,6 +1,6 @@
 """Cut one continuous MPEG-TS byte stream into trickle segments, each starting at a keyframe.
 
-Segmenting rule (trickle-protocol.md §6.3): a segment starts with the PAT/PMT that the muxer
+Segmenting rule (docs/media.md): a segment starts with the PAT/PMT that the muxer
 writes directly before a video keyframe, and runs up to the next such point. FFmpeg's MPEG-TS
 muxer always re-sends its tables (SDT, PAT, PMT) right before a video keyframe and marks the
 keyframe's first TS packet with ``random_access_indicator``; so the cut goes before the run of

@@ -1,4 +1,4 @@
-"""Time-base rules, written down once (DESIGN §8; trickle-protocol.md §6.3).
+"""Time-base rules, written down once (docs/media.md).
 
 - Every ``pts`` in trickle-live is on the 90 kHz MPEG-TS clock (time base 1/90000). MPEG-TS
   timestamps already are: the decoder passes them on unchanged (any other time base is rescaled

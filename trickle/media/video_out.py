@@ -1,6 +1,6 @@
 """RGB numpy frames → H.264 packets (libx264, low latency), re-created when the size changes.
 
-Settings (trickle-protocol.md §6.3, the reference runners' encoder): ``tune=zerolatency`` (no
+Settings (docs/media.md; what ai-runner's encoder uses): ``tune=zerolatency`` (no
 lookahead, no frame delay), no B-frames, ``yuv420p``, ``forced-idr=1``, no scene-cut keyframes
 and ``keyint=infinite``: the only keyframes are the ones forced every ``segment_seconds`` of pts
 (and the first frame of a new encoder), so segments are regular. SPS/PPS repeat before each IDR

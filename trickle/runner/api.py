@@ -1,5 +1,5 @@
 """The runner contract's handlers (``/health``, ``/version``, ``/hardware/*``,
-``POST /live-video-to-video``) and the state every route group shares (runner contract §3, §10).
+``POST /live-video-to-video``) and the state every route group shares (docs/runner.md).
 
 ``RunnerAPI`` holds the :class:`StreamManager`, the configuration and what an operator wants to
 see on the status page: when the orchestrator last probed ``/health``, ``/version`` and

@@ -1,4 +1,4 @@
-"""BYOC worker routes: ``POST /stream/start|params|stop``, ``GET /stream/status`` (contract §7.3).
+"""BYOC worker routes: ``POST /stream/start|params|stop``, ``GET /stream/status`` (docs/runner.md, BYOC worker).
 
 The orchestrator sends ``X-Stream-Id`` on every call and ``Authorization: Bearer <token>`` when a
 token was registered. Replies are JSON; errors use 400/401/422/500 like the runner routes. Avoid

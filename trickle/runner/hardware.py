@@ -1,7 +1,7 @@
 """GPU facts for ``/hardware/info`` and ``/hardware/stats`` in ai-runner's shapes, without torch.
 
 Read from ``nvidia-smi`` when it exists (bounded by a timeout, off the event loop); an empty map
-on a machine without NVIDIA GPUs. Shapes (runner contract §3.2):
+on a machine without NVIDIA GPUs. Shapes (docs/runner.md):
 ``gpu_info``: ``{"<id>": {"id", "name", "major", "minor", "memory_total", "memory_free"}}``;
 ``gpu_stats``: ``{"<id>": {"id", "name", "memory_total", "memory_free", "utilization_compute",
 "utilization_memory"}}`` (memory in bytes, utilization in percent).

@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the runner, BYOC and pack routes: JSON errors, bodies, auth.
 
 An orchestrator panics on any status other than 200/400/401/422/500 or on a non-JSON body
-(runner contract §3.3, go-livepeer #4026), so every handler is wrapped by :func:`guarded`: typed
+(go-livepeer #4026), so every handler is wrapped by :func:`guarded`: typed
 errors become ``{"detail": {"msg": ..., ...}}`` with 400/401/422/500, anything unexpected a
 logged 500 — never 503, never text.
 """

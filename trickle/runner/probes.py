@@ -1,5 +1,5 @@
 """The orchestrator's startup probes, and what it will therefore advertise (verify without the
-public dashboard; reference livepeer-docs-and-live-runners §2.14, runner contract §3.2).
+public dashboard; docs/operators.md).
 
 A go-livepeer orchestrator with an aiModels ``url`` entry calls ``GET /health`` (every 0.5 s until
 it answers non-ERROR JSON, for up to 2 min, else the whole node aborts its start-up), then

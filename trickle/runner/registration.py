@@ -1,4 +1,4 @@
-"""Optional BYOC self-registration with an orchestrator (runner contract §7.1).
+"""Optional BYOC self-registration with an orchestrator (docs/runner.md, BYOC worker).
 
 ``POST {orch}/capability/register`` with ``Authorization: <orch secret>`` (raw, no ``Bearer``)
 and ``{name, description, url, capacity, price_per_unit, price_scaling, currency, token}``; the

@@ -2,7 +2,7 @@
 
 ``LocalOrchestrator`` serves an in-process trickle server on loopback (``/ai/trickle/``), creates
 a stream's four channels with the orchestrator's MIME types and calls the runner's ``POST
-/live-video-to-video`` with exactly the nine fields an orchestrator sends (runner contract §3.3).
+/live-video-to-video`` with exactly the nine fields an orchestrator sends (docs/runner.md).
 ``GatewayStream`` plays the gateway for one stream: publishes MPEG-TS segments to the input
 channel (paced in real time), sends control messages and keepalives, and reads the output and
 events channels, counting what arrives and when.

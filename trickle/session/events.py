@@ -1,4 +1,4 @@
-"""Events a stream publishes on its events channel (runner contract §5, trickle-protocol §6.5).
+"""Events a stream publishes on its events channel (docs/runner.md, Events).
 
 Every event is one JSON document per trickle segment, wrapped as
 ``{"event": {"type": ..., "timestamp": <ms>, ...}, "queue_event_type": <kafka topic>}``:
@@ -84,7 +84,7 @@ def params_hash(params: dict[str, Any] | None) -> str:
 class StatusReporter:
     """Builds ``status`` events; large fields (``last_params``) are sent once, then null."""
 
-    # Thresholds from ai-runner's status rules (reference runner-contract §5.4).
+    # Thresholds from ai-runner's status rules (ai-runner's live pipeline status code).
     MIN_INPUT_FPS = 15.0
     STALE_S = 2.0
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 STUCK_S = 5.0  # a stream still not ended this long after its stop: ERROR, and it keeps its slot
 # After a stream whose pipeline failed, /health is ERROR until the next start, at most this long:
-# an orchestrator starting while /health says ERROR aborts the whole node (runner contract §3.2),
+# an orchestrator starting while /health says ERROR aborts the whole node (docs/runner.md),
 # so a runner must not stay in ERROR for good when no stream comes.
 FAILURE_HOLD_S = 60.0
 
@@ -35,7 +35,7 @@ SessionFactory = Callable[..., StreamSession]
 
 
 class CapacityError(TrickleError):
-    """Every slot is taken by a live (not stale) stream: the runner answers 500 (contract §3.3)."""
+    """Every slot is taken by a live (not stale) stream: the runner answers 500 (docs/runner.md)."""
 
     def __init__(self, capacity: int, running: list[str]) -> None:
         super().__init__(f"insufficient capacity: {len(running)}/{capacity} streams running")

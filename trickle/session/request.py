@@ -1,4 +1,4 @@
-"""The start request of a stream, and its validation (runner contract §3.3, BYOC §7.3).
+"""The start request of a stream, and its validation (docs/runner.md: runner contract and BYOC).
 
 One shape for every entry point: the runner's ``POST /live-video-to-video``, BYOC's
 ``POST /stream/start``, the pack's own test stream and the go-livepeer live-runner app. Unknown

@@ -1,4 +1,4 @@
-"""One live stream: input channel → decode → processor → encode → output channel (DESIGN §3, §6).
+"""One live stream: input channel → decode → processor → encode → output channel (docs/architecture.md).
 
 Threads and tasks (each owned here, cancelled and awaited in ``_teardown``):
 - loop tasks: input (subscribe, feed the decoder), control (parameter updates), events (status

@@ -1,4 +1,4 @@
-"""Task ownership helpers: every task has one owner that cancels and awaits it (DESIGN §3)."""
+"""Task ownership helpers: every task has one owner that cancels and awaits it (docs/architecture.md)."""
 
 from __future__ import annotations
 
