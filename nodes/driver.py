@@ -116,9 +116,19 @@ class ComfyProcessor:
             "last_error": self._last_error,
             "frame_plan": self._job.plan_state() if self._job is not None else None,
             "node_runs": dict(self._job.node_runs) if self._job is not None else None,
+            **self._digests(),
             **self.counters,
             **describe(self._workflow),
         }
+
+    def _digests(self) -> dict[str, Any]:
+        """``output_digests`` (pts → sha1 of the published picture) when TRICKLE_OUTPUT_DIGESTS
+        keeps any."""
+        binding = self._binding
+        if binding is None or binding.digests is None:
+            return {}
+        with binding.digests_lock:
+            return {"output_digests": {str(k): v for k, v in binding.digests.items()}}
 
     async def start(self, io: FrameIO) -> None:
         self._io = io
