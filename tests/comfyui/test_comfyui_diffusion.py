@@ -59,7 +59,7 @@ def frames_of(data: bytes) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_free_and_editor_run(
+async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_seed_free_and_editor_run(
     comfyui_sd: Any,
 ) -> None:
     url = comfyui_sd.url
@@ -92,6 +92,20 @@ async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_free_and_editor
             "frames after the prompt update",
         )
         frames = seen["updated"]["frames"]
+
+        await gateway.send_control({"seed": 43})  # a new seed: the next frames, no re-encoding
+        version += 1
+        seen["seeded"] = await wait_for(
+            url,
+            lambda s: (
+                s["version"] == version
+                and s["frame_plan"].get("version") == version
+                and s["frames"] >= frames + 2
+            ),
+            120,
+            "frames after the seed update",
+        )
+        frames = seen["seeded"]["frames"]
 
         status, _ = comfyui_sd.request(
             "POST", "/free", {"unload_models": True, "free_memory": True}
@@ -143,6 +157,7 @@ async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_free_and_editor
     assert first["node_runs"]["CLIPTextEncode"] == 2, first
     assert runs["CLIPTextEncode"] == 3, runs
     assert updated["params"]["prompt"] == "a red fox in the snow", updated
+    assert seen["seeded"]["params"]["seed"] == 43 and runs["TrickleParamSeed"] == 2, seen["seeded"]
     # every frame: scale, encode, sample, decode (warm-up included)
     assert runs["KSampler"] == runs["VAEEncode"] == runs["VAEDecode"] == runs["ImageScale"]
     assert runs["KSampler"] >= final["frames"], (runs, final["frames"])
