@@ -216,9 +216,10 @@ def boot_with_model(
         yield comfy
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def comfyui_sd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
-    """A ComfyUI with the random SD 2.1-Turbo checkpoint as ``sd_turbo.safetensors``."""
+    """A ComfyUI with the random SD 2.1-Turbo checkpoint as ``sd_turbo.safetensors``; per module,
+    so its ≈5 GB go when the module's tests are done."""
     with boot_with_model(tmp_path_factory, "comfy-sd") as comfy:
         yield comfy
 
