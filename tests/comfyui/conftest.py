@@ -199,7 +199,8 @@ def boot_with_model(
     """A ComfyUI whose ``models/checkpoints/sd_turbo.safetensors`` is the random SD 2.1-Turbo
     checkpoint (a link to the cached file), so ``sd-turbo-img2img`` runs unchanged."""
     path = os.environ.get("COMFYUI_PATH")
-    checkpoint = random_checkpoint(Path(path)) if path and Path(path, "main.py").is_file() else None
+    ready = path and Path(path, "main.py").is_file() and Path(_python(Path(path))).exists()
+    checkpoint = random_checkpoint(Path(path)) if ready and path else None  # else boot() skips
 
     def prepare(base: Path) -> None:
         (base / "models" / "checkpoints").mkdir(parents=True)
