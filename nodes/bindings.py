@@ -8,8 +8,12 @@ came from the editor (test pattern / preview). No ComfyUI import here, so it is 
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +22,8 @@ import numpy as np
 from ..trickle.media.frame_queue import QueueClosed
 from ..trickle.media.frames import VideoFrame
 from ..trickle.session.processor import FrameIO
+
+log = logging.getLogger(__name__)
 
 
 class StreamBinding:
@@ -32,6 +38,28 @@ class StreamBinding:
         self.latest_output: VideoFrame | None = None
         self.frames_taken = 0
         self.frames_delivered = 0
+        keep = output_digests_kept()  # TRICKLE_OUTPUT_DIGESTS: a digest per published picture
+        self.digests: OrderedDict[int, str] | None = OrderedDict() if keep else None
+        self.digests_kept = keep
+        self.digests_lock = threading.Lock()
+
+
+def output_digests_kept(value: str | None = None) -> int:
+    """``TRICKLE_OUTPUT_DIGESTS`` (or ``value``): how many published pictures' digests a stream
+    keeps (by pts, newest last) for ``/trickle/status``; 0 (default) keeps none. For checks that
+    outputs are identical frame by frame (the encoded stream is not: the encoder's prediction
+    depends on which frames came before)."""
+    raw = os.environ.get("TRICKLE_OUTPUT_DIGESTS", "") if value is None else value
+    try:
+        return max(0, min(int(raw.strip() or "0"), 100_000))
+    except ValueError:
+        log.warning("TRICKLE_OUTPUT_DIGESTS=%r is not a number: no digests", raw)
+        return 0
+
+
+def digest(image: np.ndarray) -> str:
+    """The picture's sha1 (its uint8 RGB bytes)."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
 @dataclass
@@ -165,5 +193,12 @@ def deliver(ticket: Ticket, image: np.ndarray) -> bool:
     ticket.delivered = True
     ticket.binding.latest_output = out
     ticket.binding.frames_delivered += 1
+    digests = ticket.binding.digests
+    if digests is not None:
+        value = digest(image)
+        with ticket.binding.digests_lock:
+            digests[frame.pts] = value
+            while len(digests) > ticket.binding.digests_kept:
+                digests.popitem(last=False)
     ticket.binding.io.output.put(out)
     return True

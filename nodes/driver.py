@@ -115,9 +115,20 @@ class ComfyProcessor:
             "state": self._state.value,
             "last_error": self._last_error,
             "frame_plan": self._job.plan_state() if self._job is not None else None,
+            "node_runs": dict(self._job.node_runs) if self._job is not None else None,
+            **self._digests(),
             **self.counters,
             **describe(self._workflow),
         }
+
+    def _digests(self) -> dict[str, Any]:
+        """``output_digests`` (pts → sha1 of the published picture) when TRICKLE_OUTPUT_DIGESTS
+        keeps any."""
+        binding = self._binding
+        if binding is None or binding.digests is None:
+            return {}
+        with binding.digests_lock:
+            return {"output_digests": {str(k): v for k, v in binding.digests.items()}}
 
     async def start(self, io: FrameIO) -> None:
         self._io = io
@@ -163,6 +174,14 @@ class ComfyProcessor:
             assert fallback is not None
             await self._set_workflow(fallback)
             self.source = f"bundled passthrough (after: {exc})"
+        initial = {  # a text `prompt` is a live parameter; a workflow `prompt(s)` was used above
+            k: v
+            for k, v in (self._params or {}).items()
+            if k not in ("prompt", "prompts") or not looks_like_workflow(v)
+        }
+        if initial:  # before the warm-up, so it loads and runs what the frames will run
+            with contextlib.suppress(ValidationError):
+                await self._apply(initial)
         self._wake_threadsafe = Waker(asyncio.get_running_loop(), self._wake)
         host.add_listener(self._wake_threadsafe)
         self._choose_executor(host)
@@ -175,14 +194,6 @@ class ComfyProcessor:
         self._loaded.set()
         loaded = {"source": self.source, "mapped": notes, **describe(self._workflow)}
         self._io.report_info("workflow loaded", loaded)
-        initial = {  # a text `prompt` is a live parameter; a workflow `prompt(s)` was used above
-            k: v
-            for k, v in (self._params or {}).items()
-            if k not in ("prompt", "prompts") or not looks_like_workflow(v)
-        }
-        if initial:
-            with contextlib.suppress(ValidationError):
-                await self.update(initial)
 
     def _choose_executor(self, host: ComfyHost) -> None:
         assert self._binding is not None
@@ -320,6 +331,9 @@ class ComfyProcessor:
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate, then apply between two frames: prompts queued from now on use the result."""
         await with_timeout(self._loaded.wait(), 60)
+        return await self._apply(params)
+
+    async def _apply(self, params: dict[str, Any]) -> dict[str, Any]:
         if self._host is None or self._io is None or not self._workflow:
             raise ValidationError("stream", "a stream whose workflow is loaded", self._state.value)
         async with self._update_lock:

@@ -134,8 +134,17 @@ class FramePlan:
         for watch in self.watches:
             if not await self._unchanged(watch, ticket.prompt_id):
                 raise PlanStale(f"node {watch.node_id} ({watch.class_type}) changed")
+        try:
+            return await self._run_steps(ticket)
+        finally:
+            if comfy.smart_memory_off():  # as the executor does after every prompt
+                comfy.unload_all()
+
+    async def _run_steps(self, ticket: Ticket) -> PromptResult:
+        comfy = self.comfy
         values: dict[str, Any] = dict(self.constants)
         with comfy.inference_mode():
+            comfy.cleanup_models_gc()  # as the executor does before every prompt's nodes
             for step in self.steps:
                 try:
                     values[step.node_id] = await self._step(step, ticket, values)

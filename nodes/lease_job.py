@@ -8,7 +8,7 @@ import concurrent.futures
 import itertools
 import logging
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +48,7 @@ class LeaseJob:
         self.plan_version = -1  # the version a plan was built (or refused) for
         self.plan_note = "not built yet"  # why there is none
         self.stale = 0  # plans gone out of date in a row (a watched node changed)
+        self.node_runs: Counter[str] = Counter()  # class type → times it ran (not from cache)
 
     def plan_state(self) -> dict[str, Any]:
         if self.plan is not None:
@@ -106,11 +107,37 @@ class JobFrames:
             else:
                 job.stale = 0
                 self.counters["plan_frames"] += 1
+                job.node_runs.update(step.class_type for step in plan.steps)
+                self._keep_constants(job, plan)
                 return result
+        before = cached_outputs(job.executor, workflow)
         result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
+        after = cached_outputs(job.executor, workflow)
+        job.node_runs.update(
+            workflow[n].get("class_type", "?") for n, entry in after.items() if entry is not None
+            and entry is not before.get(n)
+        )  # fmt: skip
         if result.ok and job.plan_version != ticket.version:
             self._build_plan(job, ticket.version, workflow, outputs)
         return result
+
+    def _keep_constants(self, job: LeaseJob, plan: FramePlan) -> None:
+        """After a plan's frame, what the executor does after each node: let a RAM-pressure cache
+        evict (``--cache-ram``). A constant evicted from the cache must not live on in the plan
+        (it would keep a model in memory that ComfyUI meant to free): the plan is dropped, and the
+        next frame's executor run computes it again and builds a new plan."""
+        outputs = getattr(getattr(job.executor, "caches", None), "outputs", None)
+        if outputs is None:
+            return
+        ram = self.execution.cache_args.get("ram", 0) if self.execution.cache_args else 0
+        try:
+            outputs.poll(ram_headroom=ram)
+        except TypeError:  # BasicCache.poll(**kwargs) and RAMPressureCache.poll(ram_headroom)
+            return
+        gone = [n for n in plan.constants if outputs.get(n) is None]
+        if gone:
+            log.info("trickle-live: node %s left the cache; the frame plan is rebuilt", gone[0])
+            job.set_plan(-1, None, f"rebuilding: node {gone[0]} left the cache")
 
     def _build_plan(
         self, job: LeaseJob, version: int, workflow: Workflow, outputs: list[str]
@@ -128,3 +155,17 @@ class JobFrames:
             job.set_plan(version, None, f"building failed: {exc}")
         else:
             job.set_plan(version, plan, "")
+
+
+def cached_outputs(executor: Any, workflow: Workflow) -> dict[str, Any]:
+    """Each node's cache entry in the executor (the same object while it is not run again)."""
+    outputs = getattr(getattr(executor, "caches", None), "outputs", None)
+    found: dict[str, Any] = {}
+    if outputs is None:
+        return found
+    for node_id in workflow:
+        try:
+            found[node_id] = outputs.get(node_id)
+        except Exception:  # a cache that has not seen this prompt yet
+            found[node_id] = None
+    return found

@@ -48,6 +48,8 @@ class ComfyFunctions:
     inference_mode: Callable[[], Any]
     oom: tuple[type, ...] = ()
     unload_all: Callable[[], None] = lambda: None
+    cleanup_models_gc: Callable[[], None] = lambda: None  # the executor's per-prompt model check
+    smart_memory_off: Callable[[], bool] = lambda: False  # --disable-smart-memory
 
     @classmethod
     def for_comfyui(cls) -> tuple[ComfyFunctions | None, str | None]:
@@ -85,6 +87,8 @@ class ComfyFunctions:
             inference_mode=torch.inference_mode,
             oom=(oom,) if isinstance(oom, type) else (),
             unload_all=mm.unload_all_models,
+            cleanup_models_gc=getattr(mm, "cleanup_models_gc", lambda: None),
+            smart_memory_off=lambda: bool(getattr(mm, "DISABLE_SMART_MEMORY", False)),
         ), None
 
 

@@ -146,5 +146,20 @@ def comfy_status(manager: Any) -> dict[str, Any]:
         "queue_item_fields": host.item_length if host else None,
         "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
         "private_executor": runner.stats() if runner is not None else None,
+        "models_loaded": loaded_models(),
         "streams": streams,
     }
+
+
+def loaded_models() -> list[str] | None:
+    """The models ComfyUI's model management holds loaded (class names; None without it)."""
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return None
+    names = []
+    for loaded in list(mm.current_loaded_models):
+        patcher = loaded.model  # a weak reference underneath: None once released
+        inner = getattr(patcher, "model", None) if patcher is not None else None
+        names.append(type(inner).__name__ if inner is not None else "(released)")
+    return names

@@ -167,6 +167,72 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         yield comfy
 
 
+CHECKPOINT_ARCH, CHECKPOINT_SEED = "sd21-turbo", 0
+CHECKPOINT_TIMEOUT = 600.0
+
+
+def random_checkpoint(comfy: Path) -> Path:
+    """The random-weight SD 2.1-Turbo checkpoint (scripts/make-random-checkpoint.py), made once
+    and cached outside the repo: ``$TRICKLE_CHECKPOINT_CACHE``, else
+    ``$XDG_CACHE_HOME/trickle-live/checkpoints`` (``~/.cache/…``), keyed by arch, seed and the
+    script's hash. A lock file keeps parallel test runs from making it twice."""
+    import fcntl
+    import hashlib
+
+    script = ROOT / "scripts" / "make-random-checkpoint.py"
+    digest = hashlib.sha1(script.read_bytes()).hexdigest()[:10]
+    root = os.environ.get("TRICKLE_CHECKPOINT_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "trickle-live"
+        / "checkpoints"
+    )
+    cache = Path(root)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{CHECKPOINT_ARCH}-seed{CHECKPOINT_SEED}-fp16-{digest}.safetensors"
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            cmd = [_python(comfy), str(script), "--comfyui", str(comfy),
+                   "--arch", CHECKPOINT_ARCH, "--seed", str(CHECKPOINT_SEED), "--out", str(path)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=CHECKPOINT_TIMEOUT)
+            if done.returncode != 0:
+                pytest.fail(f"making the random checkpoint failed:\n{done.stderr[-4000:]}")
+    return path
+
+
+@contextmanager
+def boot_with_model(
+    factory: pytest.TempPathFactory, name: str, env: dict[str, str] | None = None
+) -> Iterator[ComfyUI]:
+    """A ComfyUI whose ``models/checkpoints/sd_turbo.safetensors`` is the random SD 2.1-Turbo
+    checkpoint (a link to the cached file), so ``sd-turbo-img2img`` runs unchanged."""
+    path = os.environ.get("COMFYUI_PATH")
+    ready = path and Path(path, "main.py").is_file() and Path(_python(Path(path))).exists()
+    checkpoint = random_checkpoint(Path(path)) if ready and path else None  # else boot() skips
+
+    def prepare(base: Path) -> None:
+        (base / "models" / "checkpoints").mkdir(parents=True)
+        assert checkpoint is not None
+        (base / "models" / "checkpoints" / "sd_turbo.safetensors").symlink_to(checkpoint)
+
+    with boot(
+        factory,
+        name,
+        skip_reason="COMFYUI_PATH is not set: the diffusion tests need a ComfyUI",
+        env={"TRICKLE_INPUT_TIMEOUT": "60", "TRICKLE_LR_IDLE_TIMEOUT": "2", **(env or {})},
+        prepare=prepare,
+    ) as comfy:
+        yield comfy
+
+
+@pytest.fixture(scope="module")
+def comfyui_sd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    """A ComfyUI with the random SD 2.1-Turbo checkpoint as ``sd_turbo.safetensors``; per module,
+    so its ≈5 GB go when the module's tests are done."""
+    with boot_with_model(tmp_path_factory, "comfy-sd") as comfy:
+        yield comfy
+
+
 @pytest.fixture(scope="session")
 def comfyui_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     """A second ComfyUI whose streams use ComfyUI's queue, one prompt per frame."""

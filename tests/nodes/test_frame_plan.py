@@ -319,3 +319,65 @@ def test_a_constant_that_changes_every_run_is_refused(answer: Any, message: str)
         "9", "Reference", Reference, "IS_CHANGED", workflow, {"9": {"is_changed": ["x"]}}
     )
     assert watch.value == ["x"]
+
+
+# -- what ComfyUI's executor does per prompt for models, done per plan frame ------------------
+
+
+def test_plan_frame_does_the_executors_model_steps() -> None:
+    """cleanup_models_gc before the nodes (every prompt in ComfyUI), and under
+    --disable-smart-memory unload_all_models after the frame, a failed one included."""
+    calls: list[str] = []
+    for smart_off in (False, True):
+        calls.clear()
+        plan = plan_of(5)
+        plan.comfy.cleanup_models_gc = lambda: calls.append("gc")
+        plan.comfy.unload_all = lambda: calls.append("unload")
+        plan.comfy.smart_memory_off = lambda off=smart_off: off  # type: ignore[misc]
+        assert asyncio.run(plan.run(ticket())).ok
+        failing = plan_of(-1)
+        failing.comfy = plan.comfy
+        assert not asyncio.run(failing.run(ticket())).ok
+        assert calls == (["gc", "unload", "gc", "unload"] if smart_off else ["gc", "gc"])
+
+
+class Cache:
+    """An outputs cache as a plan sees it: ``get`` per node, ``poll`` may evict (RAM pressure)."""
+
+    def __init__(self, entries: dict[str, Any], evict: list[str]) -> None:
+        self.entries, self.evict = entries, evict
+        self.polls: list[float] = []
+
+    def get(self, node_id: str) -> Any:
+        return self.entries.get(node_id)
+
+    def poll(self, ram_headroom: float) -> None:
+        self.polls.append(ram_headroom)
+        for node_id in self.evict:
+            self.entries.pop(node_id, None)
+
+
+@pytest.mark.parametrize("evict", [[], ["9"]])
+def test_a_constant_evicted_by_ram_pressure_drops_the_plan(evict: list[str]) -> None:
+    """After a plan frame the cache is polled (ComfyUI polls after every node); a constant it
+    evicted must not stay alive in the plan: the plan is dropped, the executor runs next."""
+    from trickle_live.nodes.lease_job import JobFrames, LeaseJob
+
+    cache = Cache({"9": types.SimpleNamespace(outputs=[[5]])}, evict)
+    executor = types.SimpleNamespace(caches=types.SimpleNamespace(outputs=cache))
+    execution = types.SimpleNamespace(cache_args={"lru": 0, "ram": 4.0})
+    frames = JobFrames(execution, None, "test", {"plan_frames": 0})  # type: ignore[arg-type]
+    t = ticket()
+    job = LeaseJob(t.binding, executor, lambda: ({}, ["3"], 0), lambda *a: None)
+    plan = plan_of(5)
+    job.set_plan(0, plan, "")
+    result = asyncio.run(frames.run(job, t, {}, ["3"], warm_up=False))
+    assert result.ok and cache.polls == [4.0]
+    assert job.node_runs == {"TrickleInput": 1, "Add": 1, "TrickleOutput": 1}
+    if evict:
+        assert job.plan is None and job.plan_state() == {
+            "active": False,
+            "reason": "rebuilding: node 9 left the cache",
+        }
+    else:
+        assert job.plan is plan

@@ -1,0 +1,323 @@
+"""The diffusion workflow's *model floor* against the live stream, in one ComfyUI.
+
+- **Model floor**: ``sd-turbo-img2img`` (the bundled file, with the size and steps patched as the
+  stream gets them) queued back to back through ComfyUI's own queue, no streaming; per-frame time
+  = ComfyUI's execution time per prompt (``execution_start`` → ``execution_success`` in the
+  history; it includes ``TrickleOutput``'s editor preview, a PNG of the picture).
+- **Live stream, latency**: one-frame segments, each sent after the output of the one before came
+  back plus a pause (nothing queues): the runner's own latency per frame (input frame decoded →
+  output frame handed to the encoder, ``/trickle/status`` → ``latency_ms``).
+- **Live stream, throughput**: the clip fed in real time at twice the floor's rate (the graph is
+  always busy; live video drops the oldest waiting frame): frames out per second, and ComfyUI's
+  CPU time per frame.
+
+Prints the floor ratio (stream fps / floor fps; target ≥ 0.9) and latency against model time +
+50 ms (target). The checkpoint is the random-weight one of ``scripts/make-random-checkpoint.py``
+(cached like the tests': ``$TRICKLE_CHECKPOINT_CACHE`` or ``~/.cache/trickle-live/checkpoints``),
+or ``--checkpoint FILE`` (a real sd_turbo.safetensors)::
+
+    .venv/bin/python benchmarks/diffusion.py --comfyui /opt/comfyui --size 64 --steps 1
+    .venv/bin/python benchmarks/diffusion.py --comfyui /opt/comfyui --gpu --size 512 --steps 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trickle.media.testclip import iter_segments  # noqa: E402
+from trickle.runner.simulator import GatewayStream, LocalOrchestrator  # noqa: E402
+
+ARCH, SEED = "sd21-turbo", 0
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def checkpoint(comfy: Path, python: str) -> Path:
+    import hashlib
+
+    script = ROOT / "scripts" / "make-random-checkpoint.py"
+    digest = hashlib.sha1(script.read_bytes()).hexdigest()[:10]
+    cache = Path(
+        os.environ.get("TRICKLE_CHECKPOINT_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "trickle-live"
+        / "checkpoints"
+    )
+    path = cache / f"{ARCH}-seed{SEED}-fp16-{digest}.safetensors"
+    if not path.is_file():
+        say(f"making the random checkpoint {path} (about a minute on 2 cores)")
+        cmd = [python, str(script), "--comfyui", str(comfy), "--arch", ARCH, "--seed", str(SEED),
+               "--out", str(path)]  # fmt: skip
+        subprocess.run(cmd, check=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def request(url: str, method: str = "GET", body: Any = None, timeout: float = 30) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def workflow(size: int, steps: int) -> dict[str, Any]:
+    graph: dict[str, Any] = json.loads(
+        (ROOT / "api_workflows" / "sd-turbo-img2img.api.json").read_text()
+    )
+    graph["1"]["inputs"].update(test_width=size, test_height=size)
+    graph["6"]["inputs"].update(width=size, height=size)
+    graph["10"]["inputs"]["value"] = steps
+    return graph
+
+
+def start_params(size: int, steps: int) -> dict[str, Any]:
+    """The bundled workflow as it is; size and steps the documented way (a patch, a parameter)."""
+    bundled = json.loads((ROOT / "api_workflows" / "sd-turbo-img2img.api.json").read_text())
+    return {"prompt": bundled, "steps": steps, "6": {"width": size, "height": size},
+            "width": size, "height": size}  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def floor(url: str, size: int, steps: int, prompts: int) -> dict[str, Any]:
+    """ComfyUI's own execution time per prompt, back to back (after two warm-up prompts)."""
+    graph = workflow(size, steps)
+
+    def run(count: int) -> list[float]:
+        ids = [
+            request(url + "/prompt", "POST", {"prompt": graph})["prompt_id"] for _ in range(count)
+        ]
+        deadline = time.monotonic() + 600
+        times: list[float] = []
+        for pid in ids:
+            while time.monotonic() < deadline:
+                entry = request(f"{url}/history/{pid}").get(pid)
+                if entry and entry["status"].get("completed") is not None:
+                    marks = {m[0]: m[1].get("timestamp") for m in entry["status"]["messages"]}
+                    cached.update(
+                        str(n)
+                        for m in entry["status"]["messages"]
+                        if m[0] == "execution_cached"
+                        for n in m[1].get("nodes", [])
+                    )
+                    if "execution_success" not in marks:
+                        raise SystemExit(f"floor prompt failed: {entry['status']}")
+                    times.append((marks["execution_success"] - marks["execution_start"]) / 1000)
+                    break
+                time.sleep(0.2)  # polling less often: the server loop shares the GIL
+        return times
+
+    cached: set[str] = set()
+    run(2)
+    cached.clear()
+    began = time.monotonic()
+    times = run(prompts)
+    wall = time.monotonic() - began
+    ms = statistics.median(times) * 1000
+    return {"prompts": prompts, "model_ms_median": round(ms, 1),
+            "model_ms_min": round(min(times) * 1000, 1), "fps": round(1000 / ms, 3),
+            "wall_fps": round(prompts / wall, 3), "model_ms_all": [round(t * 1000) for t in times],
+            "cached_nodes": sorted(cached, key=int)}  # fmt: skip
+
+
+async def stream_stats(url: str, stream_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    status = await asyncio.to_thread(request, url + "/trickle/status")
+    session = next((s for s in status.get("streams", []) if s.get("stream_id") == stream_id), {})
+    return session, status["comfyui"]["streams"].get(stream_id, {})
+
+
+async def open_stream(url: str, params: dict[str, Any], stream_id: str) -> tuple[Any, Any]:
+    orch = LocalOrchestrator()
+    await orch.start()
+    channels = orch.create_channels()
+    gateway = GatewayStream(channels)
+    gateway.start_readers()
+    status, body, _ = await orch.start_stream(url, channels, params, stream_id=stream_id)
+    if status != 200:
+        raise SystemExit(f"start refused: {status} {body}")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        _, comfy = await stream_stats(url, stream_id)
+        if comfy.get("state") == "READY":
+            return orch, gateway
+        await asyncio.sleep(0.5)
+    raise SystemExit("the stream did not load within 600 s")
+
+
+async def close_stream(url: str, orch: Any, gateway: Any) -> None:
+    await gateway.end_input()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (await asyncio.to_thread(request, url + "/health"))["status"] == "IDLE":
+            break
+        await asyncio.sleep(0.3)
+    await gateway.close()
+    await orch.close()
+
+
+async def latency(url: str, params: dict[str, Any], frames: int, pause: float) -> dict[str, Any]:
+    orch, gateway = await open_stream(url, params, "bench-latency")
+    size = params["width"]
+    try:
+        for sent, segment in enumerate(iter_segments(frames + 1, size, size, 1.0), start=1):
+            await gateway.publish([(segment, 1.0)], realtime=False)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # a decoder may hold one frame back
+                _, comfy = await stream_stats(url, "bench-latency")
+                if comfy.get("frames", 0) >= sent - 1:
+                    break
+                await asyncio.sleep(0.2)  # (ditto)
+            await asyncio.sleep(pause)
+        session, comfy = await stream_stats(url, "bench-latency")
+    finally:
+        await close_stream(url, orch, gateway)
+    return {"frames_out": comfy.get("frames"), "latency_ms": session.get("latency_ms"),
+            "frame_plan": comfy.get("frame_plan", {}).get("active")}  # fmt: skip
+
+
+async def throughput(
+    url: str, pid: int, params: dict[str, Any], fps: float, seconds: float
+) -> dict[str, Any]:
+    orch, gateway = await open_stream(url, params, "bench-fps")
+    size = params["width"]
+    segments = ((s, 1.0) for s in iter_segments(seconds + 30, size, size, fps))
+    publishing = asyncio.create_task(gateway.publish(segments))
+    try:
+        await asyncio.sleep(min(5.0, seconds / 4))  # settle
+        _, first = await stream_stats(url, "bench-fps")
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        await asyncio.sleep(seconds)
+        session, last = await stream_stats(url, "bench-fps")
+        cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    finally:
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+        await close_stream(url, orch, gateway)
+    frames = last["frames"] - first["frames"]
+    return {"fed_fps": fps, "fps": round(frames / (t1 - t0), 3), "frames": frames,
+            "cpu_ms_per_frame": round((cpu1 - cpu0) * 1000 / max(frames, 1), 1),
+            "drops": session.get("drops"), "latency_ms_saturated": session.get("latency_ms"),
+            "frame_plan": last.get("frame_plan", {}).get("active")}  # fmt: skip
+
+
+def gpu_memory() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.used,memory.total",
+                          "--format=csv,noheader"], capture_output=True, text=True)  # fmt: skip
+    return out.stdout.strip() or None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--comfyui", type=Path, default=Path(os.environ.get("COMFYUI_PATH", "")))
+    parser.add_argument("--checkpoint", type=Path, help="a real checkpoint instead")
+    parser.add_argument("--gpu", action="store_true", help="run ComfyUI without --cpu")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--floor-prompts", type=int, default=8)
+    parser.add_argument("--latency-frames", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0, help="throughput window")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    comfy = args.comfyui.resolve()
+    python = os.environ.get("COMFYUI_PYTHON") or str(comfy / "venv" / "bin" / "python")
+    ckpt = args.checkpoint or checkpoint(comfy, python)
+    work = Path(tempfile.mkdtemp(prefix="trickle-diffusion-"))
+    (work / "custom_nodes").mkdir()
+    (work / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+    (work / "models" / "checkpoints").mkdir(parents=True)
+    (work / "models" / "checkpoints" / "sd_turbo.safetensors").symlink_to(ckpt.resolve())
+    port = free_port()
+    cmd = [python, "main.py", "--listen", "127.0.0.1", "--port", str(port), "--base-directory",
+           str(work), "--disable-api-nodes"] + ([] if args.gpu else ["--cpu"])  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "120"}
+    log = (work / "comfyui.log").open("wb")
+    process = subprocess.Popen(cmd, cwd=comfy, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                request(url + "/system_stats", timeout=2)
+                break
+            except (OSError, urllib.error.URLError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit((work / "comfyui.log").read_text()[-3000:]) from None
+                time.sleep(0.5)
+        say(f"floor: {args.floor_prompts} prompts back to back through ComfyUI's queue")
+        result: dict[str, Any] = {"floor": floor(url, args.size, args.steps, args.floor_prompts)}
+        result["gpu_after_floor"] = gpu_memory()
+        request(url + "/free", "POST", {"unload_models": True, "free_memory": True})
+        time.sleep(2)
+        params = start_params(args.size, args.steps)
+        model_s = result["floor"]["model_ms_median"] / 1000
+        say("stream: latency, one frame at a time")
+        result["latency"] = asyncio.run(latency(url, params, args.latency_frames, model_s))
+        fed = max(2 * result["floor"]["fps"], 2.0)
+        say(f"stream: throughput, fed at {fed:.1f} fps for {args.seconds:.0f} s")
+        result["stream"] = asyncio.run(throughput(url, process.pid, params, fed, args.seconds))
+        result["gpu_after_stream"] = gpu_memory()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    floor_fps, model_ms = result["floor"]["fps"], result["floor"]["model_ms_median"]
+    lat = result["latency"]["latency_ms"] or {}
+    result["floor_ratio"] = round(result["stream"]["fps"] / floor_fps, 3)
+    result["latency_over_model_ms"] = {k: round(lat[k] - model_ms, 1) for k in ("p50", "p95")
+                                       if lat.get(k) is not None}  # fmt: skip
+    if lat.get("p50") is not None:  # the least disturbed figures on a shared box
+        result["latency_p50_over_model_min_ms"] = round(
+            lat["p50"] - result["floor"]["model_ms_min"], 1
+        )
+    result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                         "load": os.getloadavg(), "gpu": args.gpu, "size": args.size,
+                         "steps": args.steps, "checkpoint": str(ckpt)}  # fmt: skip
+    print(json.dumps(result, indent=2))
+    print(f"model floor: {model_ms:.0f} ms per frame ({floor_fps:.2f} fps); stream: "
+          f"{result['stream']['fps']:.2f} fps → floor ratio {result['floor_ratio']:.2f} "
+          f"(target ≥ 0.90); latency p50/p95 {lat.get('p50')}/{lat.get('p95')} ms = model + "
+          f"{result['latency_over_model_ms']} ms (target ≤ +50 ms)")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
