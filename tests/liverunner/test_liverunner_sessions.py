@@ -358,3 +358,27 @@ async def test_cli_runner_sigterm_releases_the_running_session(orch: Any, segmen
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         await pub.close(delete=False)
     assert orch.leaked() == [] and orch.runners["cli"].released == 1
+
+
+async def test_a_browser_cannot_drive_the_live_runner_port(orch: Any) -> None:
+    """The port approves no CORS preflight, and a simple cross-site POST (no custom headers, as a
+    page can send) lacks the session headers: refused before anything is called."""
+    service = await make_service(orch, dynamic=False)
+    base = f"http://127.0.0.1:{service.site.port if service.site else 0}{PREFIX}"
+    try:
+        async with ClientSession() as http:
+            preflight = {
+                "Origin": "http://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "livepeer-session-id,livepeer-session-token",
+            }
+            async with http.options(base + "/start", headers=preflight) as resp:
+                assert "Access-Control-Allow-Origin" not in resp.headers
+                assert resp.status >= 400
+            simple = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+            async with http.post(base + "/start", data="{}", headers=simple) as resp:
+                assert resp.status == 400
+                assert (await resp.json())["detail"]["field"] == "Livepeer-Session-Id"
+        assert orch.calls == [] and len(service.app.sessions) == 0
+    finally:
+        await close_service(service)
