@@ -161,7 +161,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         "comfy-base",
         skip_reason="COMFYUI_PATH is not set: point it at a ComfyUI checkout prepared with "
         "scripts/setup-comfyui.sh to run the ComfyUI integration tests",
-        env={"TRICKLE_INPUT_TIMEOUT": "20", "TRICKLE_LR_IDLE_TIMEOUT": "2"},
+        env={"TRICKLE_INPUT_TIMEOUT": "20", "TRICKLE_LR_IDLE_TIMEOUT": "1"},
         prepare=_placeholder_checkpoint,
     ) as comfy:
         yield comfy

@@ -47,7 +47,7 @@ async def make_service(orch: Any, capacity: int = 1, dynamic: bool = True) -> Li
     cfg = LiveRunnerConfig(
         orch_url=orch.url if dynamic else "",
         orch_secret=orch.secret if dynamic else "",
-        idle_timeout=2.0,
+        idle_timeout=1.0,
         capacity=capacity,
         bootstrap_max_backoff=0.3,
     )
@@ -285,7 +285,7 @@ async def test_two_concurrent_sessions_do_not_touch(orch: Any, segments: Any) ->
 async def test_cli_runner_serves_fifty_sessions_back_to_back(orch: Any, segments: Any) -> None:
     """``python -m trickle runner --live-runner-port 0`` registered statically: 50 sessions in a
     row, ten per ending path, not one 503, nothing left reserved at the O."""
-    env = {**os.environ, "TRICKLE_LR_IDLE_TIMEOUT": "2", "TRICKLE_LR_CAPACITY": "1"}
+    env = {**os.environ, "TRICKLE_LR_IDLE_TIMEOUT": "1", "TRICKLE_LR_CAPACITY": "1"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
         "--live-runner-port", "0", cwd=ROOT, env=env,
