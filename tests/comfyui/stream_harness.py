@@ -27,6 +27,25 @@ FPS, SIZE, START_PTS = 30, 128, 90_000
 During = Callable[[GatewayStream, str], Awaitable[Any]]
 
 
+def failing_blur(size: int) -> dict[str, Any]:
+    """TrickleInput → 16×16 → ImageBlur(live ``radius``, 2) → ``size``² → TrickleOutput. It
+    validates for every radius 1..31, but a radius ≥ 16 fails at run time (reflect padding wider
+    than the picture): a workflow error that a parameter update causes and another one cures."""
+    scale = {"upscale_method": "nearest-exact", "crop": "disabled"}
+    return {
+        "1": {"class_type": "TrickleInput", "inputs": {"test_width": size, "test_height": size}},
+        "2": {"class_type": "TrickleParamInt",
+              "inputs": {"name": "radius", "value": 2, "min": 1, "max": 31}},
+        "3": {"class_type": "ImageScale",
+              "inputs": {"image": ["1", 0], "width": 16, "height": 16, **scale}},
+        "4": {"class_type": "ImageBlur",
+              "inputs": {"image": ["3", 0], "blur_radius": ["2", 0], "sigma": 1.0}},
+        "5": {"class_type": "ImageScale",
+              "inputs": {"image": ["4", 0], "width": size, "height": size, **scale}},
+        "6": {"class_type": "TrickleOutput", "inputs": {"images": ["5", 0]}},
+    }  # fmt: skip
+
+
 def workflow(name: str) -> dict[str, Any]:
     return json.loads((BUNDLED_DIR / f"{name}.api.json").read_text())
 

@@ -30,6 +30,9 @@ from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrat
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
 from lr_emulator import OrchestratorEmulator  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_harness import failing_blur, workflow  # noqa: E402
+
 pytestmark = pytest.mark.comfyui
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,29 +48,6 @@ class SessionChannels:
     output: str
     control: str
     events: str
-
-
-def workflow(name: str) -> dict[str, Any]:
-    return dict(json.loads((ROOT / "api_workflows" / f"{name}.api.json").read_text()))
-
-
-def failing_blur() -> dict[str, Any]:
-    """TrickleInput → 16×16 → ImageBlur(live ``radius``, 2) → 64×64 → TrickleOutput: valid for
-    every radius 1..31, but a radius ≥ 16 fails at run time (reflect padding wider than the
-    picture)."""
-    scale = {"upscale_method": "nearest-exact", "crop": "disabled"}
-    return {
-        "1": {"class_type": "TrickleInput", "inputs": {}},
-        "2": {"class_type": "TrickleParamInt",
-              "inputs": {"name": "radius", "value": 2, "min": 1, "max": 31}},
-        "3": {"class_type": "ImageScale",
-              "inputs": {"image": ["1", 0], "width": 16, "height": 16, **scale}},
-        "4": {"class_type": "ImageBlur",
-              "inputs": {"image": ["3", 0], "blur_radius": ["2", 0], "sigma": 1.0}},
-        "5": {"class_type": "ImageScale",
-              "inputs": {"image": ["4", 0], "width": SIZE, "height": SIZE, **scale}},
-        "6": {"class_type": "TrickleOutput", "inputs": {"images": ["5", 0]}},
-    }  # fmt: skip
 
 
 def levels(data: bytes) -> dict[int, float]:
@@ -138,7 +118,7 @@ async def test_three_contracts_three_workflows_at_once(comfyui_two: Any) -> None
             # live runner: a blur (radius 2) on a 16x16 picture
             async with http.post(f"{orch.url}/apps/multi/session") as resp:
                 reservation = await resp.json()
-            blur = failing_blur()
+            blur = failing_blur(SIZE)
             async with http.post(
                 reservation["app_url"] + "/start", json={"workflow": blur}
             ) as resp:

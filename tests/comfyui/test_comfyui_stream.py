@@ -20,6 +20,7 @@ from stream_harness import (  # noqa: E402
     FPS,
     SIZE,
     check_frames,
+    failing_blur,
     files_under,
     get_json,
     run_stream,
@@ -104,25 +105,6 @@ def test_image_helpers_roundtrip() -> None:
     assert read_frame_number(np.ascontiguousarray(255 - image)) != 77
 
 
-def failing_blur() -> dict[str, Any]:
-    """TrickleInput → 16×16 → ImageBlur(live ``radius``) → 128×128 → TrickleOutput. It validates
-    for every radius 1..31, but a radius ≥ 16 fails at run time (reflect padding wider than the
-    picture): a workflow error that a parameter update causes and another one cures."""
-    scale = {"upscale_method": "nearest-exact", "crop": "disabled"}
-    return {
-        "1": {"class_type": "TrickleInput", "inputs": {"test_width": 128, "test_height": 128}},
-        "2": {"class_type": "TrickleParamInt",
-              "inputs": {"name": "radius", "value": 2, "min": 1, "max": 31}},
-        "3": {"class_type": "ImageScale",
-              "inputs": {"image": ["1", 0], "width": 16, "height": 16, **scale}},
-        "4": {"class_type": "ImageBlur",
-              "inputs": {"image": ["3", 0], "blur_radius": ["2", 0], "sigma": 1.0}},
-        "5": {"class_type": "ImageScale",
-              "inputs": {"image": ["4", 0], "width": SIZE, "height": SIZE, **scale}},
-        "6": {"class_type": "TrickleOutput", "inputs": {"images": ["5", 0]}},
-    }  # fmt: skip
-
-
 async def test_workflow_error_is_an_event_the_stream_keeps_publishing_and_recovers(
     comfyui,
 ) -> None:
@@ -135,7 +117,7 @@ async def test_workflow_error_is_an_event_the_stream_keeps_publishing_and_recove
         seen["failing"] = (await get_json(comfyui.url + "/trickle/status"))["comfyui"]["streams"]
         await gateway.send_control({"radius": 3})
 
-    out = await run_stream(comfyui.url, {"prompt": failing_blur()}, 7, during)
+    out = await run_stream(comfyui.url, {"prompt": failing_blur(SIZE)}, 7, during)
     check_frames(out, 7)
     kinds = [(e["event"]["type"], e["event"].get("message", "")) for e in out.events]
     errors = [m for k, m in kinds if k == "error"]

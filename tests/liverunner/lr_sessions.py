@@ -22,8 +22,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import av
@@ -33,6 +36,26 @@ from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 from yarl import URL
 
 ENDINGS = ("client_stop", "o_release", "input_end", "idle", "runner_error")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_cli_runner(
+    env: dict[str, str] | None = None, stderr: int = asyncio.subprocess.PIPE
+) -> tuple[asyncio.subprocess.Process, str]:
+    """``python -m trickle runner --processor invert --live-runner-port 0`` from the repository
+    root (``env`` added to the environment); returns it and its live-runner app URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
+        "--live-runner-port", "0", cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=stderr,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        while True:
+            line = (await proc.stdout.readline()).decode()
+            assert line, "the runner exited before printing its live-runner URL"
+            if line.strip().startswith("live runner:"):
+                return proc, line.split()[2]
 
 
 @dataclass

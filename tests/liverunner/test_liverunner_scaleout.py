@@ -27,7 +27,7 @@ from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lr_sessions import call, wait_until  # noqa: E402
+from lr_sessions import call, start_cli_runner, wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,25 +69,16 @@ class Runner:
 
 
 async def spawn_runner(orch: Any) -> Runner:
-    env = {
-        **os.environ,
-        "TRICKLE_LR_ORCH_URL": orch.url,
-        "TRICKLE_LR_ORCH_SECRET": orch.secret,
-        "TRICKLE_LR_BOOTSTRAP_MAX_BACKOFF": "0.3",
-        "TRICKLE_LR_CAPACITY": "1",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
-        "--live-runner-port", "0", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    async with asyncio.timeout(30):
-        while True:
-            line = (await proc.stdout.readline()).decode()
-            assert line, "a runner exited before printing its live-runner URL"
-            if line.strip().startswith("live runner:"):
-                return Runner(proc, line.split()[2])
+    proc, url = await start_cli_runner(
+        {
+            "TRICKLE_LR_ORCH_URL": orch.url,
+            "TRICKLE_LR_ORCH_SECRET": orch.secret,
+            "TRICKLE_LR_BOOTSTRAP_MAX_BACKOFF": "0.3",
+            "TRICKLE_LR_CAPACITY": "1",
+        },
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    return Runner(proc, url)
 
 
 def runner_id_of(orch: Any, runner: Runner) -> str:

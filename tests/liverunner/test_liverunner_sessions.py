@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -34,7 +33,7 @@ from trickle_live.trickle.session.manager import StreamManager
 from trickle_live.trickle.session.processors import processor_factory
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lr_sessions import ENDINGS, call, serve_one, wait_until  # noqa: E402
+from lr_sessions import ENDINGS, call, serve_one, start_cli_runner, wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "/trickle-live/lr"
@@ -285,21 +284,10 @@ async def test_two_concurrent_sessions_do_not_touch(orch: Any, segments: Any) ->
 async def test_cli_runner_serves_fifty_sessions_back_to_back(orch: Any, segments: Any) -> None:
     """``python -m trickle runner --live-runner-port 0`` registered statically: 50 sessions in a
     row, ten per ending path, not one 503, nothing left reserved at the O."""
-    env = {**os.environ, "TRICKLE_LR_IDLE_TIMEOUT": "1", "TRICKLE_LR_CAPACITY": "1"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
-        "--live-runner-port", "0", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc, runner_url = await start_cli_runner(
+        {"TRICKLE_LR_IDLE_TIMEOUT": "1", "TRICKLE_LR_CAPACITY": "1"}
+    )
     try:
-        assert proc.stdout is not None
-        runner_url = ""
-        async with asyncio.timeout(30):
-            while not runner_url:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "the runner exited before printing its live-runner URL"
-                if line.strip().startswith("live runner:"):
-                    runner_url = line.split()[2]
         orch.register_static("cli", runner_url)
         data = segments(12, frames=15)
         started = time.monotonic()
@@ -331,20 +319,9 @@ async def test_cli_runner_serves_fifty_sessions_back_to_back(orch: Any, segments
 
 async def test_cli_runner_sigterm_releases_the_running_session(orch: Any, segments: Any) -> None:
     """SIGTERM to ``python -m trickle runner`` with a session streaming: released at the O
-    before the process exits (0). Failed on a7eb603 (the release was never sent)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trickle", "runner", "--port", "0", "--processor", "invert",
-        "--live-runner-port", "0", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    runner_url = ""
-    async with asyncio.timeout(30):
-        while not runner_url:
-            line = (await proc.stdout.readline()).decode()
-            assert line, "the runner exited before printing its live-runner URL"
-            if line.strip().startswith("live runner:"):
-                runner_url = line.split()[2]
+    before the process exits (0). Passed on a7eb603 too, by timing (its channel delete ran before
+    the stream's own trickle DELETEs); it guards the path. ComfyUI's twin failed there."""
+    proc, runner_url = await start_cli_runner()
     orch.register_static("cli", runner_url)
     async with ClientSession() as http:
         reservation = await (await http.post(f"{orch.url}/apps/cli/session")).json()
