@@ -47,7 +47,7 @@ from .events import (
     info_event,
     trace_event,
 )
-from .output import EmitQueue, OutputChannel
+from .output import EmitSink, OutputChannel
 from .processor import FrameIO, FrameProcessor, ProcessorState
 from .request import StartRequest
 from .shape import StreamShape, parse_shape
@@ -99,7 +99,7 @@ class StreamSession:
         self._latest: VideoFrame | None = None
         self._encoder: StreamEncoder | None = None
         self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE, max_age=INPUT_MAX_AGE)
-        self._output = EmitQueue(lambda f: self._emit(f, passthrough=False))
+        self._output = EmitSink(lambda f: self._emit(f, passthrough=False))
         self.shape = _shape_of(request)
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
         self.decoder = StreamDecoder(
