@@ -214,3 +214,14 @@ def test_no_top_level_modules_that_could_shadow_comfyui_ones() -> None:
     """ComfyUI has top-level ``nodes``, ``server``, ``utils``, ``app``, ...: the pack's only
     top-level module is its ``__init__.py``; its folders are reached through the package only."""
     assert sorted(p.name for p in ROOT.glob("*.py")) == ["__init__.py"]
+
+
+def test_no_product_module_is_named_like_a_test() -> None:
+    """pytest, coverage and readers take ``test_*.py`` / ``*_test.py`` for tests."""
+    named = sorted(
+        str(p.relative_to(ROOT))
+        for folder in ("trickle", "nodes", "routes")
+        for p in (ROOT / folder).rglob("*.py")
+        if p.stem.startswith("test_") or p.stem.endswith("_test")
+    )
+    assert named == []
