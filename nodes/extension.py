@@ -1,17 +1,15 @@
-"""What ComfyUI calls: the V3 node list, plus the pack's routes on ``PromptServer.instance``.
+"""What ComfyUI gets from ``nodes/``: the V3 node list, and where the pack keeps live workflows.
 
-Imported by the root ``comfy_entrypoint()`` only inside ComfyUI (it imports ``comfy_api``).
+Imported by the root ``comfy_entrypoint()`` only inside ComfyUI (it imports ``comfy_api``); the
+root entry also registers the HTTP routes (``routes/``), so nodes never import routes.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from .store import WorkflowStore
-
-log = logging.getLogger(__name__)
 
 
 def user_store() -> WorkflowStore:
@@ -23,7 +21,8 @@ def user_store() -> WorkflowStore:
     )
 
 
-async def entrypoint() -> Any:
+def node_extension() -> Any:
+    """The pack's ``ComfyExtension``: its V3 nodes."""
     from comfy_api.latest import ComfyExtension, io
 
     from .io_nodes import NODES as IO_NODES
@@ -33,10 +32,4 @@ async def entrypoint() -> Any:
         async def get_node_list(self) -> list[type[io.ComfyNode]]:
             return [*IO_NODES, *PARAM_NODES]
 
-    try:
-        from ..routes.comfy import register_in_comfyui
-
-        register_in_comfyui(user_store())
-    except Exception:  # a route problem must not cost the user the nodes
-        log.exception("trickle-live: registering the HTTP routes failed; nodes are still available")
     return TrickleLiveExtension()

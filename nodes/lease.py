@@ -32,9 +32,9 @@ from ..trickle.media.frame_queue import QueueClosed
 from ..trickle.timeouts import with_timeout
 from .bindings import REGISTRY, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
+from .frame_plan import PlanMaker
 from .graph import Workflow
 from .lease_job import JobFrames, LeaseJob
-from .plan_build import PlanMaker
 from .private_exec import PrivateExecution
 from .waker import Waker
 from .warmup import warm_up_ticket

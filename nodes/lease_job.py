@@ -1,6 +1,6 @@
 """One stream's job in the lease (``lease.py``), and how one of its frames is run: by the frame
 plan of its workflow version (``frame_plan.py``), else by the stream's private executor, whose
-successful run is what the next plan is built from (``plan_build.py``)."""
+successful run is what the next plan is built from (also ``frame_plan.py``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from ..trickle.media.frame_queue import FrameQueue
 from ..trickle.media.frames import VideoFrame
 from .bindings import StreamBinding, Ticket
 from .comfy_host import PROMPT_PREFIX, PromptResult
-from .frame_plan import FramePlan, PlanBroken, PlanStale
+from .frame_plan import FramePlan, PlanBroken, PlanMaker, PlanRefused, PlanStale
 from .graph import Workflow
-from .plan_build import PlanMaker, PlanRefused
 from .private_exec import PrivateExecution
 
 log = logging.getLogger(__name__)

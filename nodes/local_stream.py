@@ -39,10 +39,11 @@ class LocalTestStream:
         self.seconds, self.fps, self.paced = seconds, fps, paced
         self.width, self.height = width, height
         self.events: list[dict[str, Any]] = []
+        self.output: FrameQueue[VideoFrame] = FrameQueue(maxsize=1_000_000)
         self.io = FrameIO(
             stream_id=stream_id,
             input=FrameQueue(maxsize=2 if paced else 8),
-            output=FrameQueue(maxsize=1_000_000),
+            output=self.output,
             report_error=lambda m, d: self.events.append({"type": "error", "msg": m, **d}),
             report_info=lambda m, d: self.events.append({"type": "info", "msg": m, **d}),
         )
@@ -83,7 +84,7 @@ class LocalTestStream:
             self.io.input.close()
             self.finished_at = time.monotonic()
             await self.processor.stop()
-            self.io.output.close()
+            self.output.close()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
@@ -116,7 +117,7 @@ class LocalTestStream:
         """Collect outputs until every input frame is answered (or was dropped as stale)."""
         while len(self.received) + self.io.input.dropped < self._frame_count():
             try:
-                frame = self.io.output.get(timeout=0)
+                frame = self.output.get(timeout=0)
             except QueueClosed:
                 return
             if frame is None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..nodes.store import WorkflowStore
 from ..trickle.runner.csrf import UNSAFE_METHODS, TokenSource, csrf_protected
-from .test_stream import Factory, TestStreamRoutes
+from .direct_stream import DirectStreamRoutes, Factory
 from .workflows import Validate, WorkflowRoutes
 
 Skip = Callable[[str, str], bool]
@@ -58,7 +58,7 @@ def register_pack(
     """The routes that need ComfyUI's pieces: live workflows and (with a factory) the test stream."""
     specs = WorkflowRoutes(store, validate).specs()
     if factory is not None:
-        specs += TestStreamRoutes(factory).specs()
+        specs += DirectStreamRoutes(factory).specs()
     return add_routes(target, specs, skip, token)
 
 

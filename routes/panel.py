@@ -1,6 +1,6 @@
 """The routes the editor panel (``web/js``) needs beyond the pack API: runner settings and the
 ``aiModels.json`` entry (``runner_settings``), editor graphs of saved live workflows
-(``ui_workflows``) and the test stream through the orchestrator path (``live_test``).
+(``ui_workflows``) and the test stream through the orchestrator path (``loopback_stream``).
 
 Everything lives beside the saved live workflows in ComfyUI's user directory
 (``<user dir>/default/trickle-live/``).
@@ -12,7 +12,7 @@ from typing import Any
 
 from ..nodes.store import WorkflowStore
 from . import Skip, add_routes
-from .live_test import LiveTestRoutes, RunnerUrl, loopback_runner_url
+from .loopback_stream import LoopbackStreamRoutes, RunnerUrl, loopback_runner_url
 from .runner_settings import RunnerSettings, SettingsRoutes
 from .ui_workflows import UiWorkflowRoutes, UiWorkflowStore
 
@@ -29,10 +29,10 @@ def register_panel(
     *,
     skip: Skip | None = None,
     runner_url: RunnerUrl = loopback_runner_url,
-) -> tuple[int, LiveTestRoutes]:
+) -> tuple[int, LoopbackStreamRoutes]:
     """Mount the panel's routes; returns how many and the test-stream handler (to close it)."""
-    live_test = LiveTestRoutes(settings.effective, runner_url)
+    loopback = LoopbackStreamRoutes(settings.effective, runner_url)
     specs = SettingsRoutes(settings).specs()
     specs += UiWorkflowRoutes(UiWorkflowStore(store.root.parent / "workflows-ui")).specs()
-    specs += live_test.specs()
-    return add_routes(target, specs, skip, lambda: settings.effective().token), live_test
+    specs += loopback.specs()
+    return add_routes(target, specs, skip, lambda: settings.effective().token), loopback

@@ -1,5 +1,5 @@
-"""Frame plans (``nodes/frame_plan.py``, ``plan_build.py``, ``plan_comfy.py``): the graph analysis, the version check, and a plan's
-run against stand-ins with ComfyUI's shapes. The real thing runs in a real ComfyUI in
+"""Frame plans (``nodes/frame_plan.py``): the graph analysis, the version check, and a plan's run
+against stand-ins with ComfyUI's shapes. The real thing runs in a real ComfyUI in
 tests/comfyui/test_comfyui_stream.py (plan active, rebuilt on updates, refused for lazy nodes)."""
 
 from __future__ import annotations
@@ -11,9 +11,19 @@ from typing import Any
 
 import pytest
 from trickle_live.nodes.bindings import StreamBinding, Ticket
-from trickle_live.nodes.frame_plan import FramePlan, PlanBroken, PlanStale, Step, Watch
-from trickle_live.nodes.plan_build import PlanMaker, PlanRefused, live_order, plans_enabled
-from trickle_live.nodes.plan_comfy import ComfyFunctions, unsupported
+from trickle_live.nodes.frame_plan import (
+    ComfyFunctions,
+    FramePlan,
+    PlanBroken,
+    PlanMaker,
+    PlanRefused,
+    PlanStale,
+    Step,
+    Watch,
+    live_order,
+    plans_enabled,
+    unsupported,
+)
 from trickle_live.trickle.errors import ValidationError
 from trickle_live.trickle.media.frame_queue import FrameQueue
 from trickle_live.trickle.session.processor import FrameIO

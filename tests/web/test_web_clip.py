@@ -64,7 +64,7 @@ async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
     settings = panel_settings(store)
     settings.env = {}
     app = build_app(RunnerConfig(), "invert")
-    _, live_test = register_panel(app, store, settings)
+    _, loopback = register_panel(app, store, settings)
     server = RunnerServer(app)
     await server.start()
     settings.attach(server.api, server.api.manager)
@@ -72,7 +72,7 @@ async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
         try:
             yield Panel(server, http)
         finally:
-            await live_test.close()
+            await loopback.close()
             await server.close()
 
 

@@ -50,7 +50,7 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     routes = web.RouteTableDef()
     mount(routes, RunnerAPI(manager), api_aliases=False)
     register_pack(routes, store, factory=lambda params, model_id: None)
-    _, live_test = register_panel(routes, store, settings)
+    _, loopback = register_panel(routes, store, settings)
 
     @web.middleware
     async def host_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -78,7 +78,7 @@ async def host(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     try:
         yield f"http://127.0.0.1:{port}", posts
     finally:
-        await live_test.close()
+        await loopback.close()
         await runner.cleanup()
         await manager.close()
 

@@ -43,7 +43,7 @@ async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
     settings = panel_settings(store)
     settings.env = {}  # the test's own environment: nothing set
     app = build_app(RunnerConfig(), "invert")
-    _, live_test = register_panel(app, store, settings)
+    _, loopback = register_panel(app, store, settings)
     server = RunnerServer(app)
     await server.start()
     settings.attach(server.api, server.api.manager)
@@ -51,7 +51,7 @@ async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
         try:
             yield Panel(server, http, tmp_path / "trickle-live")
         finally:
-            await live_test.close()
+            await loopback.close()
             await server.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aiohttp
 
@@ -14,19 +14,27 @@ from ..redaction import redact_channel_url, scrub
 from ..timeouts import with_timeout
 from . import headers as h
 
-if TYPE_CHECKING:
-    from .subscriber import TrickleSubscriber
-
 log = logging.getLogger(__name__)
 
 connection_errors = (aiohttp.ClientError, OSError)  # what a lost or refused connection raises
+
+
+class SegmentSource(Protocol):
+    """What a segment needs of the subscriber that fetched it (``subscriber.py``) to go on
+    reading and to resume a cut-off body: its HTTP session and its retry and timeout policy."""
+
+    read_timeout: float
+    max_retries: int
+    retry_delay: float
+
+    def session(self) -> aiohttp.ClientSession: ...
 
 
 class Segment:
     """The body of segment ``seq``; read it once, with :meth:`chunks` or :meth:`read_all`."""
 
     def __init__(
-        self, subscriber: TrickleSubscriber, seq: int, url: str, resp: aiohttp.ClientResponse
+        self, subscriber: SegmentSource, seq: int, url: str, resp: aiohttp.ClientResponse
     ) -> None:
         self.seq = seq
         self.url = url

@@ -72,11 +72,14 @@ class TrickleServer:
             else:  # web.RouteTableDef, e.g. ComfyUI's PromptServer.instance.routes
                 router.route(method, path)(handler)
 
-    def create_channel(self, name: str, mime_type: str = "video/mp2t") -> None:
-        """Create a channel (a no-op if it exists), as an orchestrator does before a job starts."""
-        if name not in self.channels:
-            self.channels[name] = Channel(name, mime_type)
+    def create_channel(self, name: str, mime_type: str = "video/mp2t") -> Channel:
+        """Create a channel (a no-op if it exists), as an orchestrator does before a job starts;
+        returns it."""
+        channel = self.channels.get(name)
+        if channel is None:
+            channel = self.channels[name] = Channel(name, mime_type)
             log.debug("channel %s created (%s)", short_name(name), mime_type)
+        return channel
 
     def delete_channel(self, name: str) -> bool:
         """Close and remove a channel: readers see ``Lp-Trickle-Closed``, then 404. False if absent."""

@@ -7,7 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
@@ -15,9 +15,6 @@ from ..redaction import short_name
 from . import headers as h
 from .channel import Channel
 from .segment_buffer import SegmentBuffer
-
-if TYPE_CHECKING:
-    from .server import TrickleServer
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +73,27 @@ async def _run_hook(hook: Hook | None, request: web.Request, name: str) -> web.R
     return None
 
 
+class ChannelHost(Protocol):
+    """What the handlers need of the server they serve (``server.py``'s ``TrickleServer``): its
+    channels, and the settings that shape the HTTP answers."""
+
+    autocreate: bool
+    continue_interval: float
+    disconnect_poll: float
+    before_create: Hook | None
+    before_delete: Hook | None
+
+    def get_channel(self, name: str) -> Channel | None: ...
+
+    def create_channel(self, name: str, mime_type: str = ...) -> Channel: ...
+
+    def delete_channel(self, name: str) -> bool: ...
+
+
 class TrickleHandlers:
     """Route handlers bound to one server's channels."""
 
-    def __init__(self, server: TrickleServer) -> None:
+    def __init__(self, server: ChannelHost) -> None:
         self.server = server
 
     # -- channel routes ------------------------------------------------------------------------
@@ -197,8 +211,7 @@ class TrickleHandlers:
         if requested is None or requested == h.SEQ_CURRENT:
             return _error(400, h.INVALID_IDX, close=True)
         if channel is None:
-            self.server.create_channel(name, request.headers.get("Content-Type", ""))
-            channel = self.server.channels[name]
+            channel = self.server.create_channel(name, request.headers.get("Content-Type", ""))
         seq = channel.next_write if requested == h.SEQ_NEXT else requested
         reset = bool(request.headers.get(h.RESET, "").strip())
         restart = channel.is_restart(seq, reset)

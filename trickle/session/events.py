@@ -13,10 +13,14 @@ Every event is one JSON document per trickle segment, wrapped as
   mapped, workflow switched, parameters applied);
 - ``stream_trace`` milestones: ``runner_receive_stream_request``,
   ``runner_receive_first_ingest_segment``, ``runner_send_first_processed_segment``.
+
+:class:`EventQueue` holds them (bounded, oldest dropped) until the session's events task
+publishes them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import json
@@ -31,6 +35,8 @@ TOPIC_TRACE = "stream_trace"
 TRACE_REQUEST = "runner_receive_stream_request"
 TRACE_FIRST_INGEST = "runner_receive_first_ingest_segment"
 TRACE_FIRST_OUTPUT = "runner_send_first_processed_segment"
+
+EVENT_QUEUE = 64  # events waiting to be published; the oldest are dropped beyond it
 
 
 class PipelineState(str, enum.Enum):
@@ -164,3 +170,38 @@ class StatusReporter:
         }
         self._last_report_ms = report_ms
         return wrap(event)
+
+
+class EventQueue:
+    """Events waiting to be published: bounded, the oldest dropped first; ``None`` ends it."""
+
+    def __init__(self, maxsize: int = EVENT_QUEUE) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.maxsize = maxsize
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, event: dict[str, Any] | None) -> None:
+        """Loop thread only."""
+        if self._closed:
+            return
+        while event is not None and self.queue.qsize() >= self.maxsize:
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    def put_threadsafe(self, loop: asyncio.AbstractEventLoop | None, event: dict[str, Any]) -> None:
+        """Any thread."""
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self.put, event)
+        except RuntimeError:  # loop closed: nobody will read it
+            pass
+
+    def close(self, final: dict[str, Any] | None, reason: str | None) -> None:
+        if final is not None:
+            final["event"]["stop_reason"] = reason
+            self.put(final)
+        self.put(None)
+        self._closed = True

@@ -21,7 +21,6 @@ from collections.abc import Callable
 import aiohttp
 
 from ..errors import ChannelClosed, ChannelNotFound, RedirectRefused, TrickleError
-from ..media.frame_queue import FrameQueue
 from ..media.frames import VideoFrame
 from ..protocol.publisher import SegmentWriter, TricklePublisher
 from ..redaction import redact_channel_url
@@ -167,16 +166,25 @@ class OutputChannel:
             self._on_gone(reason)
 
 
-class EmitQueue(FrameQueue[VideoFrame]):
-    """``FrameIO.output``: a put hands the frame straight to the session (no extra thread)."""
+class EmitSink:
+    """A session's ``FrameIO.output`` (a ``FrameSink``): no queue, a put hands the frame straight
+    to the session's ``emit`` on the caller's thread; after ``close`` a put is refused."""
 
     def __init__(self, emit: Callable[[VideoFrame], None]) -> None:
-        super().__init__(1)
         self._emit = emit
+        self._closed = False
+        self.put_count = 0  # frames handed on (the session's drain check compares it)
 
     def put(self, item: VideoFrame) -> bool:
-        if self.closed:
+        if self._closed:
             return False
         self.put_count += 1
         self._emit(item)
         return True
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

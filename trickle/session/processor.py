@@ -37,13 +37,23 @@ class ProcessorState(str, enum.Enum):
     STOPPED = "STOPPED"
 
 
+class FrameSink(Protocol):
+    """Where a processor pushes its results, from any thread: ``put`` answers False once the
+    stream takes no more frames. A session's is ``output.EmitSink`` (straight on to the encoder,
+    no queue); a :class:`FrameQueue` fits as well (tests, the local test stream)."""
+
+    def put(self, item: VideoFrame) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class FrameIO:
     """What a running stream gives its processor."""
 
     stream_id: str
     input: FrameQueue[VideoFrame]
-    output: FrameQueue[VideoFrame]
+    output: FrameSink
     params: dict[str, Any] = field(default_factory=dict)
     # Report a non-fatal problem (a frame failed, an update was refused): becomes an `error` event.
     report_error: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from ..config import RunnerConfig
-from ..errors import ValidationError
+from ..errors import ChannelClosed, ChannelNotFound, RedirectRefused, TrickleError, ValidationError
 from ..logtext import printable
 from ..media.decoder import StreamDecoder
 from ..media.encoder import StreamEncoder
@@ -33,20 +33,21 @@ from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
 from ..media.resize import FrameShaper
 from ..protocol.http import make_client_session
+from ..protocol.json_channels import ControlReader, EventsWriter
 from ..protocol.subscriber import TrickleSubscriber
 from ..redaction import redact_channel_url
-from ..timeouts import wait_done
-from . import channels
+from ..timeouts import wait_done, with_timeout
 from .events import (
     TRACE_FIRST_INGEST,
     TRACE_FIRST_OUTPUT,
     TRACE_REQUEST,
+    EventQueue,
     StatusReporter,
     error_event,
     info_event,
     trace_event,
 )
-from .output import EmitQueue, OutputChannel
+from .output import EmitSink, OutputChannel
 from .processor import FrameIO, FrameProcessor, ProcessorState
 from .request import StartRequest
 from .shape import StreamShape, parse_shape
@@ -61,6 +62,10 @@ OUTPUT_QUEUE, OUTPUT_MAX_AGE = 12, 0.1  # the same policy for processed frames b
 DRAIN_S = 2.0
 STOP_WAIT_S = 0.9  # a stop call waits this long for every task and thread of the stream to end
 STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
+MAX_INPUT_ERRORS = 5  # input failures in a row (reads or whole segments) that stop the stream
+NET_ERRORS = (TrickleError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+# ai-runner treats an update carrying these three keys as an internal logging reset, not params.
+_LOGGING_RESET_KEYS = {"request_id", "manifest_id", "stream_id"}
 
 
 class StreamSession:
@@ -94,7 +99,7 @@ class StreamSession:
         self._latest: VideoFrame | None = None
         self._encoder: StreamEncoder | None = None
         self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE, max_age=INPUT_MAX_AGE)
-        self._output = EmitQueue(lambda f: self._emit(f, passthrough=False))
+        self._output = EmitSink(lambda f: self._emit(f, passthrough=False))
         self.shape = _shape_of(request)
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
         self.decoder = StreamDecoder(
@@ -102,7 +107,7 @@ class StreamSession:
             on_error=self._on_decode_error, on_failed=lambda m: self.fail("decoder", m),
             name=f"decoder-{self.shown}",
         )  # fmt: skip
-        self.events = channels.EventQueue()
+        self.events = EventQueue()
         self._out: OutputChannel | None = None
         self.http: aiohttp.ClientSession | None = None
         self.input_subscriber: TrickleSubscriber | None = None  # set by the input task
@@ -285,7 +290,7 @@ class StreamSession:
         req, cfg = self.request, self.config
         self.http = make_client_session(verify_tls=cfg.verify_tls)
         if req.events_url:
-            self._spawn(channels.run_events(self, req.events_url), "events")
+            self._spawn(self._run_events(req.events_url), "events")
         if req.publish_url:
             self._out = OutputChannel(
                 req.publish_url, asyncio.get_running_loop(), self.stats, session=self.http,
@@ -296,7 +301,7 @@ class StreamSession:
             self._out.start()
         self.decoder.start()
         if req.subscribe_url:
-            self._spawn(channels.run_input(self, req.subscribe_url), "input")
+            self._spawn(self._run_input(req.subscribe_url), "input")
         self._spawn(self._watchdog(), "watchdog")
         io = FrameIO(
             self.stream_id, self._input, self._output, dict(req.params),
@@ -305,7 +310,7 @@ class StreamSession:
         )  # fmt: skip
         await self.processor.start(io)
         if req.control_url:
-            self._spawn(channels.run_control(self, req.control_url), "control")
+            self._spawn(self._run_control(req.control_url), "control")
 
     def _spawn(self, coro: Any, what: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"{what} {self.shown}"))
@@ -313,11 +318,115 @@ class StreamSession:
     def _first_output(self) -> None:
         self.events.put(trace_event(TRACE_FIRST_OUTPUT, self.stream_id))
 
-    def first_input(self) -> None:
+    def _first_input(self) -> None:
         self.events.put(trace_event(TRACE_FIRST_INGEST, self.stream_id))
 
     def _output_gone(self, reason: str) -> None:
         self.request_stop(f"output channel closed ({reason})")
+
+    # --- channel tasks (loop): input, control, events; each closes what it opened ---------------
+    async def _run_events(self, url: str) -> None:
+        """Publish queued events; a ``status`` event at once and then every ``status_interval``."""
+        writer = EventsWriter(url, session=self.http, verify_tls=self.config.verify_tls)
+        interval = self.config.status_interval
+        next_status = time.monotonic()
+        try:
+            while True:
+                try:
+                    wait = max(0.0, next_status - time.monotonic())
+                    event = await with_timeout(self.events.queue.get(), wait)
+                except asyncio.TimeoutError:
+                    self.refresh_state()
+                    event = self.status.status_event()
+                    next_status = time.monotonic() + interval
+                if event is None:
+                    break
+                try:
+                    await writer.send(event)
+                except (ChannelNotFound, ChannelClosed) as exc:
+                    log.info("stream %s: events channel gone: %s", self.shown, exc)
+                    return
+                except NET_ERRORS as exc:
+                    log.warning("stream %s: event not sent: %s", self.shown, exc)
+        finally:
+            await _close(writer.close(delete=self.request.owns_channels), "events close")
+
+    async def _run_input(self, url: str) -> None:
+        """Feed the input channel's bytes to the decoder as they arrive; stop the stream at its end."""
+        sub = TrickleSubscriber(
+            url, start_seq=-2, session=self.http, verify_tls=self.config.verify_tls
+        )
+        self.input_subscriber = sub  # the watchdog sees whether the input was ever reached
+        errors = 0
+        first = True
+        try:
+            while True:
+                try:
+                    segment = await sub.next_segment()
+                except (ChannelNotFound, ChannelClosed):
+                    segment = None
+                except RedirectRefused as exc:  # the input is somewhere else: never followed
+                    self.report_error(f"input: {exc}", {"source": "input"})
+                    self.request_stop(f"input failed: {exc}")
+                    return
+                except NET_ERRORS as exc:
+                    errors += 1
+                    self.report_error(f"input: {exc}", {"source": "input"})
+                    if errors > MAX_INPUT_ERRORS:
+                        self.request_stop(f"input failed: {exc}")
+                        return
+                    await asyncio.sleep(0.5)
+                    continue
+                if segment is None:
+                    self.request_stop("input ended (channel closed)")
+                    return
+                self.stats.input_segment()
+                if first:
+                    first = False
+                    self._first_input()
+                try:
+                    async for chunk in segment.chunks():
+                        self.stats.input_bytes(len(chunk))
+                        self.decoder.feed(chunk)
+                    if segment.complete:  # each segment may be its own TS muxer run (WHIP ingest)
+                        self.decoder.end_segment()
+                    errors = 0
+                except NET_ERRORS as exc:
+                    errors += 1
+                    self.report_error(
+                        f"input segment {segment.seq} cut short: {exc}", {"source": "input"}
+                    )
+        finally:
+            await _close(sub.close(), "input close")
+
+    async def _run_control(self, url: str) -> None:
+        """Apply each control message as a parameter update (keepalives are skipped by the reader)."""
+
+        def malformed(seq: int, why: str) -> None:
+            self.report_error(
+                f"control message skipped: {why}", {"source": "control", "segment": seq}
+            )
+
+        reader = ControlReader(
+            url, session=self.http, verify_tls=self.config.verify_tls, on_malformed=malformed
+        )
+        try:
+            async for message in reader:
+                if _LOGGING_RESET_KEYS <= set(message):
+                    continue
+                try:
+                    await self.update(message, source="control")
+                except ValidationError:
+                    pass  # reported as an error event by update()
+                except Exception as exc:  # task boundary: a processor bug must not end the stream
+                    log.exception("stream %s: update failed", self.shown)
+                    self.report_error(f"parameter update failed: {exc}", {"source": "control"})
+            log.info("stream %s: control channel ended", self.shown)
+        except NET_ERRORS as exc:
+            log.info("stream %s: control channel failed: %s", self.shown, exc)
+        finally:
+            self.control_ended = True
+            await _close(reader.close(), "control close")
 
     async def _watchdog(self) -> None:
         """Stop after ``input_timeout`` without input; report a stall (input that had begun and
@@ -416,6 +525,13 @@ async def _wait_until(predicate: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
+
+
+async def _close(coro: Any, what: str) -> None:
+    try:
+        await coro
+    except NET_ERRORS as exc:
+        log.info("%s: %s", what, exc)
 
 
 async def _safely(coro: Any, what: str) -> None:

@@ -1,4 +1,7 @@
-"""A local test stream inside ComfyUI (the editor's "try it"; the integration tests' probe).
+"""A local test stream inside ComfyUI (the editor's "try it"; the integration tests' probe):
+generated frames go straight to the processor and its outputs are read back, with no trickle
+channel and no codec in between (``nodes/local_stream.py``). The stream through the orchestrator's
+path is ``loopback_stream.py``.
 
 | method | path | does |
 | --- | --- | --- |
@@ -31,7 +34,7 @@ def _number(body: dict[str, Any], key: str, default: float, low: float, high: fl
     return float(value)
 
 
-class TestStreamRoutes:
+class DirectStreamRoutes:
     def __init__(self, factory: Factory) -> None:
         self.factory = factory
         self.current: LocalTestStream | None = None

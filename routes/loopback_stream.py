@@ -12,7 +12,7 @@ panel shows is the real stream session: its status, figures and preview frame
 | GET | /trickle/live-test | ``{"stream_id", "running", "published", "output_segments", "events", ...}`` |
 | POST | /trickle/live-test/update | body: one parameter update, sent on the control channel |
 | POST | /trickle/live-test/stop | end the input after the segment being sent (the runner stops the stream; no error); answers the figures |
-| POST, GET | /trickle/live-test/clip | upload a video file / webcam recording (``test_clip``); ``"source": "upload"`` streams it |
+| POST, GET | /trickle/live-test/clip | upload a video file / webcam recording (``upload_clip``); ``"source": "upload"`` streams it |
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ..trickle.config import RunnerConfig
 from ..trickle.media.testclip import make_test_clip, split_segments
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json
 from ..trickle.runner.simulator import NET_ERRORS, GatewayStream, LocalOrchestrator
-from .test_clip import Clip, ClipRoutes
+from .upload_clip import Clip, ClipRoutes
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _int(body: dict[str, Any], key: str) -> int:
 STOP_GRACE = 8.0  # seconds: one segment (1 s) and the runner's end of the stream
 
 
-class LiveTestStream:
+class LoopbackStream:
     """One test stream: owns its orchestrator, its gateway and the task that publishes."""
 
     def __init__(
@@ -225,13 +225,13 @@ def loopback_runner_url(request: web.Request) -> str:
     return f"{request.scheme}://{host}:{port}{RUNNER_PATH}"
 
 
-class LiveTestRoutes:
+class LoopbackStreamRoutes:
     def __init__(
         self, config: Callable[[], RunnerConfig], runner_url: RunnerUrl = loopback_runner_url
     ) -> None:
         self.config = config
         self.runner_url = runner_url
-        self.current: LiveTestStream | None = None
+        self.current: LoopbackStream | None = None
         self.clips = ClipRoutes()
 
     async def start(self, request: web.Request) -> web.Response:
@@ -247,12 +247,12 @@ class LiveTestRoutes:
             clip = self.clips.clip
             if clip is None:
                 raise ApiError(400, "source: upload a clip first (POST /trickle/live-test/clip)")
-        stream = LiveTestStream(self.runner_url(request), self.config().token, body, clip)
+        stream = LoopbackStream(self.runner_url(request), self.config().token, body, clip)
         await stream.start()
         self.current = stream
         return json_ok(stream.figures())
 
-    def _stream(self) -> LiveTestStream:
+    def _stream(self) -> LoopbackStream:
         if self.current is None:
             raise ApiError(400, "no test stream has been started")
         return self.current
