@@ -129,8 +129,9 @@ async def test_input_end_ends_and_self_releases(orch: Any, live: Any, segments: 
         await pub.write_segment(segments(1)[0])
     # the publisher's close DELETEs `in`: the runner sees the end and releases its slot
     await until(lambda: len(service.app.sessions) == 0)
+    # the slot is freed before the release is sent (so a new reserve finds it free): wait for the O
+    await until(lambda: any(p.endswith(f"{sid}/stop") and s == 204 for _, p, s in orch.calls))
     assert sid not in orch.runners[service.heartbeat.runner_id].sessions
-    assert any(p.endswith(f"{sid}/stop") and s == 204 for _, p, s in orch.calls)
 
 
 async def test_idle_input_self_releases(orch: Any, live: Any) -> None:
