@@ -4,7 +4,7 @@
 # (no GPU was lent when it was written; docs/performance.md says so).
 #   COMFYUI_PATH=/path/to/ComfyUI bash scripts/gpu-diffusion-check.sh [OUT.json]
 # Needs: a ComfyUI tree whose venv has a CUDA torch (scripts/setup-comfyui.sh installs torch
-# 2.14.1, which is CUDA-enabled on Linux x86_64), this repo's .venv (scripts/setup.sh), and
+# 2.9.1, which is CUDA-enabled on Linux x86_64), this repo's .venv (scripts/setup.sh), and
 # nvidia-smi. Makes the checkpoint if the cache has none (about a minute), then prints the card,
 # the floor, the stream's fps and latency, GPU memory after the floor and after the stream, and
 # the floor ratio. It runs the CUDA conversion tests first (tests/nodes/test_nodes_cuda.py).

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a ComfyUI source tree for the integration tests and the real-ComfyUI demo:
 #   bash scripts/setup-comfyui.sh /path/to/ComfyUI
-# Creates <ComfyUI>/venv (Python 3.11) with torch 2.14.1 + torchvision 0.29.1 (CPU works; see
-# docs/comfyui.md), ComfyUI's requirements without its torch lines, `requests` (imported at start-up
-# but not listed), this pack's requirements, and ComfyUI-Manager (its manager_requirements.txt; inert
-# unless ComfyUI starts with --enable-manager, which the Manager install test does). Idempotent; a
-# marker file skips finished work.
-# torchaudio (ComfyUI's audio nodes import it) must be the release of the installed torch
-# (torchaudio X.Y.Z goes with torch X.Y.Z, never another): each run installs it if that release
-# is on the package index, else says in one line that ComfyUI will print three IMPORT FAILED
-# tracebacks for its audio nodes (this pack does not use them) and tries again next run.
+# Creates <ComfyUI>/venv (Python 3.11) with torch 2.9.1 + torchvision 0.24.1 + torchaudio 2.9.1 (one
+# release line of all three, the one CI tests; CPU works, see docs/comfyui.md),
+# ComfyUI's requirements without its torch lines, `requests` (imported at start-up but not listed),
+# this pack's requirements, and ComfyUI-Manager (its manager_requirements.txt; inert unless ComfyUI
+# starts with --enable-manager, which the Manager install test does). Idempotent; a marker file
+# skips finished work.
+# torchaudio is installed with the torch it belongs to (torchaudio X.Y.Z goes with torch X.Y.Z,
+# never another): ComfyUI's audio nodes import it, and without it ComfyUI prints three IMPORT FAILED
+# tracebacks at every start. The package index has no torchaudio for torch 2.12 and later, so the
+# script pins a line that has all three; at the end it checks that the three import together and that the
+# versions match, and stops with one line if they do not.
 set -euo pipefail
 COMFY=${1:?usage: setup-comfyui.sh /path/to/ComfyUI}
 PACK=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,26 +21,22 @@ VENV="$COMFY/venv"
 marker="$VENV/.trickle-live-ready"
 MANAGER_REQ="$COMFY/manager_requirements.txt"
 [ -f "$MANAGER_REQ" ] || MANAGER_REQ=""
-want="torch==2.14.1 torchvision==0.29.1 $(sha1sum "$COMFY/requirements.txt" "$PACK/requirements.txt" $MANAGER_REQ | cut -c1-12 | tr '\n' ' ')"
-torchaudio() {
-  local torch
-  "$VENV/bin/python" -c 'import torchaudio' 2>/dev/null && return 0
-  torch=$("$VENV/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])') || return 0
-  if "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torchaudio==$torch" >/dev/null 2>&1; then
-    echo "torchaudio $torch installed (matches torch $torch)"
-  else
-    echo "torchaudio: no torchaudio==$torch (the release that matches torch $torch) on the package index;" \
-      "ComfyUI will print IMPORT FAILED for nodes_audio.py, nodes_lt_audio.py and nodes_audio_encoder.py" \
-      "(its audio nodes, unused by this pack). Rerun this script once it is published."
-  fi
+TORCH=2.9.1 TORCHVISION=0.24.1 TORCHAUDIO=2.9.1
+want="torch==$TORCH torchvision==$TORCHVISION torchaudio==$TORCHAUDIO $(sha1sum "$COMFY/requirements.txt" "$PACK/requirements.txt" $MANAGER_REQ | cut -c1-12 | tr '\n' ' ')"
+check_torch() {
+  local got
+  got=$("$VENV/bin/python" -c 'import torch, torchvision, torchaudio; print(torch.__version__.split("+")[0], torchvision.__version__.split("+")[0], torchaudio.__version__.split("+")[0])' 2>/dev/null) || {
+    echo "setup-comfyui.sh: torch, torchvision and torchaudio do not import together in $VENV; remove $VENV and run again" >&2; exit 1; }
+  [ "$got" = "$TORCH $TORCHVISION $TORCHAUDIO" ] || {
+    echo "setup-comfyui.sh: $VENV has torch/torchvision/torchaudio $got, expected $TORCH $TORCHVISION $TORCHAUDIO; remove $VENV and run again" >&2; exit 1; }
 }
-if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then torchaudio; echo "ComfyUI venv ready: $VENV"; exit 0; fi
+if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then check_torch; echo "ComfyUI venv ready: $VENV"; exit 0; fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
-pip torch==2.14.1 torchvision==0.29.1
+pip "torch==$TORCH" "torchvision==$TORCHVISION" "torchaudio==$TORCHAUDIO"
 grep -v -E '^(torch|torchvision|torchaudio)([<>=].*)?$' "$COMFY/requirements.txt" > "$VENV/requirements-notorch.txt"
 pip -r "$VENV/requirements-notorch.txt" requests -r "$PACK/requirements.txt"
 if [ -n "$MANAGER_REQ" ]; then pip -r "$MANAGER_REQ"; fi
-torchaudio
+check_torch
 echo "$want" > "$marker"
 echo "ComfyUI venv ready: $VENV"

@@ -1,12 +1,12 @@
-"""scripts/setup-comfyui.sh and torchaudio (issue 20): ComfyUI's audio nodes import torchaudio, so a
-venv without it prints three IMPORT FAILED tracebacks at start. The script installs the torchaudio
-release of the installed torch (torchaudio X.Y.Z goes with torch X.Y.Z only) when the package index
-has it, and otherwise says so in one line naming the three node files, on every run until it is
-installed.
+"""scripts/setup-comfyui.sh and torch/torchvision/torchaudio (issue 20): ComfyUI's audio nodes import
+torchaudio, so a venv without it (or with one built for another torch) prints three IMPORT FAILED
+tracebacks at every start. The script installs one release line of all three (torchaudio X.Y.Z goes
+with torch X.Y.Z only) and checks, on every run, that they import together with the versions it
+pinned; otherwise it stops with one line that says what to do.
 
-Runs the script on a throwaway ComfyUI tree whose venv sees the torch of ``COMFYUI_PATH``'s venv
-(a .pth file) and carries the script's own ready marker, so only the torchaudio step runs: it asks
-the package index for torchaudio==<torch version> (network), and never touches ComfyUI's venv."""
+Runs the script on a throwaway ComfyUI tree whose venv sees the packages of ``COMFYUI_PATH``'s venv
+(a .pth file) and carries the script's own ready marker, so only the check runs: nothing is
+downloaded and ComfyUI's venv is never touched."""
 
 from __future__ import annotations
 
@@ -31,19 +31,21 @@ def _site_packages(python: str) -> str:
     ).stdout.strip()
 
 
-def test_setup_installs_the_matching_torchaudio_or_says_why_not(tmp_path: Path) -> None:
+def _pinned() -> dict[str, str]:
+    match = re.search(r"^TORCH=(\S+) TORCHVISION=(\S+) TORCHAUDIO=(\S+)$", SCRIPT.read_text(), re.M)
+    assert match, "setup-comfyui.sh no longer pins TORCH/TORCHVISION/TORCHAUDIO on one line"
+    return dict(zip(("torch", "torchvision", "torchaudio"), match.groups(), strict=True))
+
+
+@pytest.fixture
+def fake_comfy(tmp_path: Path) -> Path:
+    """A ComfyUI tree whose venv borrows COMFYUI_PATH's packages and whose marker says 'done'."""
     comfy_path = os.environ.get("COMFYUI_PATH")
     if not comfy_path:
         pytest.skip("COMFYUI_PATH is not set: the test borrows its venv's torch")
     comfy_python = str(Path(comfy_path) / "venv" / "bin" / "python")
     if not Path(comfy_python).exists():
         pytest.skip(f"{comfy_python} is missing (run scripts/setup-comfyui.sh first)")
-    torch = subprocess.run(
-        [comfy_python, "-c", "import torch; print(torch.__version__.split('+')[0])"],
-        capture_output=True, text=True, check=False,
-    ).stdout.strip()  # fmt: skip
-    if not torch:
-        pytest.skip(f"{comfy_python} has no torch")
     fake = tmp_path / "ComfyUI"
     fake.mkdir()
     (fake / "main.py").write_text("")
@@ -58,27 +60,67 @@ def test_setup_installs_the_matching_torchaudio_or_says_why_not(tmp_path: Path) 
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     site = _site_packages(str(venv / "bin" / "python"))
     Path(site, "comfyui-venv.pth").write_text(_site_packages(comfy_python) + "\n")
-    # the script's marker: everything but torchaudio is done
-    versions = re.search(r'want="(torch==\S+ torchvision==\S+) ', SCRIPT.read_text())
-    assert versions, "setup-comfyui.sh no longer writes its marker as expected"
+    want = re.search(r'^want="([^$]*)\$', SCRIPT.read_text(), re.M)
+    assert want, "setup-comfyui.sh no longer writes its marker as expected"
+    pinned = _pinned()
+    prefix = (
+        want.group(1)
+        .replace("$TORCH", pinned["torch"])
+        .replace("$TORCHVISION", pinned["torchvision"])
+        .replace("$TORCHAUDIO", pinned["torchaudio"])
+    )
     sums = [
         hashlib.sha1(p.read_bytes()).hexdigest()[:12]
         for p in (fake / "requirements.txt", ROOT / "requirements.txt")
     ]
-    (venv / ".trickle-live-ready").write_text(f"{versions.group(1)} {sums[0]} {sums[1]} \n")
+    (venv / ".trickle-live-ready").write_text(f"{prefix}{sums[0]} {sums[1]} \n")
+    return fake
+
+
+def _run(fake: Path) -> tuple[int, str]:
     result = subprocess.run(
         ["bash", str(SCRIPT), str(fake)], capture_output=True, text=True, timeout=300, check=False
     )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
-    assert "Traceback" not in out and out.rstrip().endswith(f"ComfyUI venv ready: {venv}"), out
-    has = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import torchaudio; print(torchaudio.__version__)"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if has.returncode == 0:
-        assert has.stdout.startswith(torch) and f"torchaudio {torch} installed" in out, out
-    else:  # no release for this torch: one line that says what it means
-        lines = [line for line in out.splitlines() if line.startswith("torchaudio:")]
-        assert len(lines) == 1, out
-        assert f"torchaudio=={torch}" in lines[0] and "nodes_audio.py" in lines[0], lines
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_comfyui_venv_has_the_pinned_torch_torchvision_torchaudio() -> None:
+    """The venv the script made (COMFYUI_PATH's) imports all three at the pinned versions."""
+    comfy_path = os.environ.get("COMFYUI_PATH")
+    if not comfy_path:
+        pytest.skip("COMFYUI_PATH is not set")
+    comfy_python = Path(comfy_path) / "venv" / "bin" / "python"
+    if not comfy_python.exists():
+        pytest.skip(f"{comfy_python} is missing (run scripts/setup-comfyui.sh first)")
+    code = (
+        "import torch, torchvision, torchaudio; "
+        "print(*(m.__version__.split('+')[0] for m in (torch, torchvision, torchaudio)))"
+    )
+    got = subprocess.run(
+        [str(comfy_python), "-c", code], capture_output=True, text=True, check=False
+    )
+    assert got.returncode == 0, got.stderr[-2000:]
+    pinned = _pinned()
+    assert got.stdout.split() == [pinned["torch"], pinned["torchvision"], pinned["torchaudio"]]
+    assert pinned["torch"] == pinned["torchaudio"], "torchaudio X.Y.Z goes with torch X.Y.Z only"
+
+
+def test_ready_venv_passes_the_check(fake_comfy: Path) -> None:
+    rc, out = _run(fake_comfy)
+    assert rc == 0, out
+    assert "Traceback" not in out and out.rstrip().endswith(
+        f"ComfyUI venv ready: {fake_comfy / 'venv'}"
+    )
+
+
+def test_mismatched_torchaudio_stops_with_one_line(fake_comfy: Path) -> None:
+    """A torchaudio of another release (here a stand-in that shadows the real one) is refused."""
+    site = _site_packages(str(fake_comfy / "venv" / "bin" / "python"))
+    (Path(site) / "torchaudio").mkdir()
+    (Path(site) / "torchaudio" / "__init__.py").write_text('__version__ = "2.11.1"\n')
+    rc, out = _run(fake_comfy)
+    assert rc == 1, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "torchaudio" in lines[0] and "2.11.1" in lines[0], out
+    assert "remove" in lines[0] and "run again" in lines[0], out
+    assert "Traceback" not in out

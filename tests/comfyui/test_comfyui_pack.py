@@ -34,6 +34,17 @@ def test_pack_loads_without_import_error(comfyui) -> None:
     assert "Cannot import" not in "\n".join(pack_lines)
 
 
+def test_comfyui_starts_without_any_traceback(comfyui) -> None:
+    """A newcomer's ComfyUI (made by scripts/setup-comfyui.sh) starts clean: no IMPORT FAILED for
+    any node file (ComfyUI's audio nodes need the torchaudio of the installed torch) and no
+    traceback anywhere in the start-up log."""
+    log = comfyui.log()
+    assert "IMPORT FAILED" not in log, [
+        line for line in log.splitlines() if "IMPORT FAILED" in line
+    ]
+    assert "Traceback" not in log, log[log.index("Traceback") - 500 : log.index("Traceback") + 1500]
+
+
 def test_nodes_in_object_info_with_descriptions_and_tooltips(comfyui) -> None:
     info = comfyui.get("/object_info")
     for name, category in NODES.items():
