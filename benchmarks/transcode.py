@@ -31,6 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _bare import BareTranscode  # noqa: E402
+
 from trickle.media.decoder import StreamDecoder  # noqa: E402
 from trickle.media.encoder import StreamEncoder  # noqa: E402
 from trickle.media.frames import VideoFrame  # noqa: E402
@@ -150,24 +152,57 @@ def encode_latency(frames: list[VideoFrame], fps: float) -> list[float]:
     return latency[1:]  # the first frame also opens the encoder
 
 
-def bench_pipeline(clip: bytes, fps: float, paced: bool, threads: int = 1) -> dict[str, Any]:
-    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's)."""
+class _MediaLayer:
+    """Our media layer: ``StreamDecoder`` → ``StreamEncoder`` (unbounded queue)."""
+
+    def __init__(self, sink: TimingSink, fps: float, threads: int) -> None:
+        self.encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
+        self.decoder = StreamDecoder(self.encoder.put_video, threads=1)
+        self.feed = self.decoder.feed
+
+    def start(self) -> None:
+        self.encoder.start()
+        self.decoder.start()
+
+    def finish(self) -> int:
+        """Input ended: wait for the last output; returns the frames dropped."""
+        self.decoder.end()
+        self.decoder.wait()
+        self.encoder.close(timeout=600)
+        return self.encoder.stats.dropped
+
+
+class _Bare:
+    """PyAV alone, the same settings (``_bare.BareTranscode``): the floor."""
+
+    def __init__(self, sink: TimingSink, fps: float, threads: int) -> None:
+        self.transcode = BareTranscode(sink, fps=fps, threads=threads)
+        self.feed = self.transcode.feed
+        self.start = self.transcode.start
+
+    def finish(self) -> int:
+        self.transcode.end()
+        self.transcode.wait()
+        return 0
+
+
+def bench_pipeline(
+    clip: bytes, fps: float, paced: bool, threads: int = 1, bare: bool = False
+) -> dict[str, Any]:
+    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's);
+    ``bare``: PyAV alone (the floor) instead of our media layer."""
     sink = TimingSink()
-    encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
-    decoder = StreamDecoder(encoder.put_video, threads=1)
-    encoder.start()
-    decoder.start()
+    pipeline = (_Bare if bare else _MediaLayer)(sink, fps, threads)
+    pipeline.start()
     chunks = frame_chunks(clip)
     fed: list[float] = []
     c0, t0 = cpu(), time.perf_counter()
     for k, chunk in enumerate(chunks):
         if paced:
             time.sleep(max(0.0, t0 + k / fps - time.perf_counter()))
-        decoder.feed(chunk)
+        pipeline.feed(chunk)
         fed.append(time.perf_counter())
-    decoder.end()
-    decoder.wait()
-    encoder.close(timeout=600)
+    dropped = pipeline.finish()
     elapsed, used = sink.frame_times[-1] - t0, cpu() - c0
     latency = [(out - inp) * 1e3 for inp, out in zip(fed, sink.frame_times, strict=False)]
     return {
@@ -176,7 +211,7 @@ def bench_pipeline(clip: bytes, fps: float, paced: bool, threads: int = 1) -> di
         "latency_ms_p95": pct(latency, 0.95),
         "cpu_ms_per_frame": used * 1e3 / max(1, len(sink.frame_times)),
         "frames": len(sink.frame_times),
-        "dropped": encoder.stats.dropped,
+        "dropped": dropped,
     }
 
 
