@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from streams import Level, arithmetic_limit, best  # noqa: E402
+from streams import Level, arithmetic_limit, best, sustained_streams  # noqa: E402
 
 
 def level(out: list[int], p95: list[float], cpu: float = 5.0, expected: int = 180) -> Level:
@@ -37,3 +37,11 @@ def test_best_try_prefers_a_sustained_one_then_the_cheapest() -> None:
     assert best([lost, ok_dear, ok_cheap], 100.0) is ok_cheap
     worse = level([160], [30.0])
     assert best([worse, lost], 100.0) is lost  # none sustained: the fewest frames lost
+
+
+def test_streams_sustained_stop_at_the_first_level_that_was_not() -> None:
+    rows = [
+        {"streams": n, "sustained": ok} for n, ok in ((1, True), (2, True), (3, False), (4, True))
+    ]
+    assert sustained_streams(rows) == 2
+    assert sustained_streams([{"streams": 1, "sustained": False}]) == 0
