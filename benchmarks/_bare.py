@@ -180,6 +180,7 @@ class BareTranscode:
 
     def _open_encoder(self, width: int, height: int) -> None:
         enc = av.CodecContext.create(VIDEO.encoder, "w")
+        assert isinstance(enc, av.VideoCodecContext)
         enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
         enc.time_base = TB_90K
         enc.framerate = Fraction(self._fps).limit_denominator(1001)

@@ -37,6 +37,7 @@ from _bare import BareTranscode  # noqa: E402
 from trickle.media.decoder import StreamDecoder  # noqa: E402
 from trickle.media.encoder import StreamEncoder  # noqa: E402
 from trickle.media.frames import VideoFrame  # noqa: E402
+from trickle.media.segmenter import SegmentSink  # noqa: E402
 from trickle.media.testclip import make_test_clip  # noqa: E402
 
 VIDEO_PID = 0x100  # FFmpeg's MPEG-TS muxer gives its first stream this PID
@@ -156,7 +157,7 @@ def encode_latency(frames: list[VideoFrame], fps: float) -> list[float]:
 class _MediaLayer:
     """Our media layer: ``StreamDecoder`` → ``StreamEncoder`` (unbounded queue)."""
 
-    def __init__(self, sink: TimingSink, fps: float, threads: int) -> None:
+    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
         self.encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
         self.decoder = StreamDecoder(self.encoder.put_video, threads=1)
         self.feed = self.decoder.feed
@@ -176,7 +177,7 @@ class _MediaLayer:
 class _Bare:
     """PyAV alone, the same settings (``_bare.BareTranscode``): the floor."""
 
-    def __init__(self, sink: TimingSink, fps: float, threads: int) -> None:
+    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
         self.transcode = BareTranscode(sink, fps=fps, threads=threads)
         self.feed = self.transcode.feed
         self.start = self.transcode.start
