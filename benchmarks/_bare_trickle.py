@@ -1,11 +1,12 @@
 """Child process of compare.py: the floor fed through trickle, like the systems under test.
 
 Answers ``GET /health`` and ``POST /live-video-to-video`` as a runner does, and for each stream
-does nothing but the bare transcode between the channels: trickle subscribe → PyAV decode
-(``StreamDecoder``) → PyAV encode with the session's settings (``StreamEncoder``, unbounded
-queue, nothing dropped) → trickle publish (``OutputChannel``). No session, no processor, no
+does nothing but the bare transcode between the channels: trickle subscribe → PyAV alone
+(``_bare.BareTranscode``: demux, decode, RGB and back, encode, mux with the media layer's
+settings, none of its code) → trickle publish (``OutputChannel``). No session, no processor, no
 queues with a drop policy, no control or events channel. So it pays the same trickle I/O and
-HTTP as trickle-live and pytrickle and is measured by the same harness.
+HTTP as trickle-live and pytrickle and is measured by the same harness; what our media layer,
+session and ComfyUI add shows against it. Any number of streams at once (one thread each).
 
 Usage: _bare_trickle.py PORT
 """
@@ -22,9 +23,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _bare import BareTranscode  # noqa: E402
+
 from trickle.errors import ChannelClosed, ChannelNotFound  # noqa: E402
-from trickle.media.decoder import StreamDecoder  # noqa: E402
-from trickle.media.encoder import StreamEncoder  # noqa: E402
 from trickle.protocol.subscriber import TrickleSubscriber  # noqa: E402
 from trickle.session.output import OutputChannel  # noqa: E402
 from trickle.session.stats import StreamStats  # noqa: E402
@@ -35,10 +36,8 @@ log = logging.getLogger("bare-trickle")
 async def transcode(subscribe_url: str, publish_url: str) -> None:
     output = OutputChannel(publish_url, asyncio.get_running_loop(), StreamStats())
     output.start()
-    encoder = StreamEncoder(output, queue_size=1_000_000, name="enc")  # session's codec settings
-    decoder = StreamDecoder(encoder.put_video, name="dec")
-    encoder.start()
-    decoder.start()
+    bare = BareTranscode(output)  # the session's codec settings, PyAV's own calls
+    bare.start()
     sub = TrickleSubscriber(subscribe_url, start_seq=-2)
     try:
         while True:
@@ -49,15 +48,13 @@ async def transcode(subscribe_url: str, publish_url: str) -> None:
             if segment is None:
                 break
             async for chunk in segment.chunks():
-                decoder.feed(chunk)
+                bare.feed(chunk)
             if segment.complete:
-                decoder.end_segment()
+                bare.end_segment()
     finally:
         await sub.close()
-        decoder.end()  # decode what is left, then the thread exits
-        await asyncio.to_thread(decoder.wait, 10)
-        await asyncio.to_thread(decoder.close)
-        await asyncio.to_thread(encoder.close)
+        bare.end()  # transcode what is left, then the thread exits
+        await asyncio.to_thread(bare.wait, 10)
         await output.close()
 
 

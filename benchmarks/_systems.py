@@ -4,7 +4,9 @@
   ``--base-directory`` (the ComfyUI tree is left untouched), driven as an orchestrator drives it;
 - ``PytrickleSystem``: pytrickle's ``StreamProcessor`` with an async passthrough function, in
   ``.venv-pytrickle`` (it pins its own PyAV), started through its own HTTP API;
-- ``run_floor``: the bare transcode of ``benchmarks/transcode.py`` in a subprocess.
+- ``BareTrickleSystem``: the floor, PyAV alone behind trickle (``_bare_trickle.py``);
+- ``RunnerSystem``: ``python -m trickle runner`` with its built-in passthrough;
+- ``run_floor``: the bare transcode of ``benchmarks/transcode.py`` (PyAV alone) in a subprocess.
 """
 
 from __future__ import annotations
@@ -146,8 +148,9 @@ class ComfySystem(System):
 
 
 class BareTrickleSystem(System):
-    """The floor fed through trickle (``_bare_trickle.py``): subscribe → decode → encode →
-    publish, nothing else, measured by the same harness as the systems under test."""
+    """The floor fed through trickle (``_bare_trickle.py``): subscribe → PyAV alone (decode →
+    RGB → encode, ``_bare.py``) → publish, nothing else, measured by the same harness as the
+    systems under test."""
 
     name = "floor"
 

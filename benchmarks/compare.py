@@ -6,15 +6,15 @@ as a gateway's FFmpeg writes them) is fed through our loopback trickle server
 (``TrickleServer.serve`` via ``LocalOrchestrator``) to each system, started by this program in
 its own process and driven as an orchestrator drives it (channels + ``POST /live-video-to-video``):
 
-1. floor — ``_bare_trickle.py``: trickle subscribe → PyAV decode → encode (same settings) →
-   trickle publish, nothing else;
+1. floor — ``_bare_trickle.py``: trickle subscribe → PyAV alone (``_bare.py``: decode → RGB →
+   encode with the media layer's settings, none of its code) → trickle publish, nothing else;
 2. trickle-live — a stock ComfyUI at ``$COMFYUI_PATH`` with this pack, passthrough workflow
    (skipped with a message when ``COMFYUI_PATH`` is unset);
 3. pytrickle — ``StreamProcessor`` with an async passthrough function, in ``.venv-pytrickle``.
 
 Context columns on request (``--systems``): ``runner`` — ``python -m trickle runner`` with its
 built-in passthrough (our session without ComfyUI: what ComfyUI costs); ``transcode`` —
-``transcode.bench_pipeline`` in one process, the clip from memory (no I/O at all).
+``transcode.bench_pipeline(bare=True)`` in one process, the clip from memory (no I/O at all).
 
 Each runs a fast stream (warm-up paced, then the rest as fast as possible: throughput, CPU) and a
 paced stream (30 fps: added latency per frame, CPU, memory; ``--long`` makes it 10 minutes for

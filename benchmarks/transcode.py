@@ -1,8 +1,9 @@
-"""Bare transcode benchmark: the floor the whole product is measured against (docs/performance.md).
+"""Transcode benchmark: our media layer beside the floor, PyAV alone (docs/performance.md).
 
 For a generated H.264 MPEG-TS clip (default 512x512, 30 fps, 10 s) it measures, with the
 product's own media layer (StreamDecoder / StreamEncoder, codec threads = 1), pinned to one CPU
-core by default:
+core by default (the last two rows: the same with PyAV alone, ``_bare.BareTranscode``, the
+floor the product is measured against):
 
 - decode only   (TS bytes -> RGB frames): frames/s fed as fast as possible, per-frame time;
 - encode only   (RGB frames -> TS segments): frames/s, and the latency of one frame through an
@@ -31,9 +32,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _bare import BareTranscode  # noqa: E402
+
 from trickle.media.decoder import StreamDecoder  # noqa: E402
 from trickle.media.encoder import StreamEncoder  # noqa: E402
 from trickle.media.frames import VideoFrame  # noqa: E402
+from trickle.media.segmenter import SegmentSink  # noqa: E402
 from trickle.media.testclip import make_test_clip  # noqa: E402
 
 VIDEO_PID = 0x100  # FFmpeg's MPEG-TS muxer gives its first stream this PID
@@ -150,24 +154,57 @@ def encode_latency(frames: list[VideoFrame], fps: float) -> list[float]:
     return latency[1:]  # the first frame also opens the encoder
 
 
-def bench_pipeline(clip: bytes, fps: float, paced: bool, threads: int = 1) -> dict[str, Any]:
-    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's)."""
+class _MediaLayer:
+    """Our media layer: ``StreamDecoder`` → ``StreamEncoder`` (unbounded queue)."""
+
+    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
+        self.encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
+        self.decoder = StreamDecoder(self.encoder.put_video, threads=1)
+        self.feed = self.decoder.feed
+
+    def start(self) -> None:
+        self.encoder.start()
+        self.decoder.start()
+
+    def finish(self) -> int:
+        """Input ended: wait for the last output; returns the frames dropped."""
+        self.decoder.end()
+        self.decoder.wait()
+        self.encoder.close(timeout=600)
+        return self.encoder.stats.dropped
+
+
+class _Bare:
+    """PyAV alone, the same settings (``_bare.BareTranscode``): the floor."""
+
+    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
+        self.transcode = BareTranscode(sink, fps=fps, threads=threads)
+        self.feed = self.transcode.feed
+        self.start = self.transcode.start
+
+    def finish(self) -> int:
+        self.transcode.end()
+        self.transcode.wait()
+        return 0
+
+
+def bench_pipeline(
+    clip: bytes, fps: float, paced: bool, threads: int = 1, bare: bool = False
+) -> dict[str, Any]:
+    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's);
+    ``bare``: PyAV alone (the floor) instead of our media layer."""
     sink = TimingSink()
-    encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
-    decoder = StreamDecoder(encoder.put_video, threads=1)
-    encoder.start()
-    decoder.start()
+    pipeline = (_Bare if bare else _MediaLayer)(sink, fps, threads)
+    pipeline.start()
     chunks = frame_chunks(clip)
     fed: list[float] = []
     c0, t0 = cpu(), time.perf_counter()
     for k, chunk in enumerate(chunks):
         if paced:
             time.sleep(max(0.0, t0 + k / fps - time.perf_counter()))
-        decoder.feed(chunk)
+        pipeline.feed(chunk)
         fed.append(time.perf_counter())
-    decoder.end()
-    decoder.wait()
-    encoder.close(timeout=600)
+    dropped = pipeline.finish()
     elapsed, used = sink.frame_times[-1] - t0, cpu() - c0
     latency = [(out - inp) * 1e3 for inp, out in zip(fed, sink.frame_times, strict=False)]
     return {
@@ -176,7 +213,7 @@ def bench_pipeline(clip: bytes, fps: float, paced: bool, threads: int = 1) -> di
         "latency_ms_p95": pct(latency, 0.95),
         "cpu_ms_per_frame": used * 1e3 / max(1, len(sink.frame_times)),
         "frames": len(sink.frame_times),
-        "dropped": encoder.stats.dropped,
+        "dropped": dropped,
     }
 
 
@@ -192,6 +229,7 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def table(r: dict[str, Any]) -> str:
     d, e, p = r["decode"], r["encode"], r["pipeline"]
     rt, rt0 = r["pipeline_realtime"], r["pipeline_realtime_no_pes_length"]
+    b, brt = r["bare_pipeline"], r["bare_pipeline_realtime"]
     rows = [
         "| stage | frames/s | per frame p50 / p95 (ms) | CPU ms / frame |",
         "| --- | ---: | ---: | ---: |",
@@ -204,6 +242,10 @@ def table(r: dict[str, Any]) -> str:
         f"{rt['latency_ms_p95']:.2f} | {rt['cpu_ms_per_frame']:.2f} |",
         f"| same, input PES without length | – | {rt0['latency_ms_p50']:.2f} / "
         f"{rt0['latency_ms_p95']:.2f} | {rt0['cpu_ms_per_frame']:.2f} |",
+        f"| decode + encode, PyAV alone (floor) | {b['fps']:.0f} | – | "
+        f"{b['cpu_ms_per_frame']:.2f} |",
+        f"| same, real time, latency | – | {brt['latency_ms_p50']:.2f} / "
+        f"{brt['latency_ms_p95']:.2f} | {brt['cpu_ms_per_frame']:.2f} |",
     ]
     return "\n".join(rows)
 
@@ -233,6 +275,12 @@ def main() -> int:
         "pipeline_realtime": best([bench_pipeline(clip, args.fps, True) for _ in range(n)]),
         "pipeline_realtime_no_pes_length": best(
             [bench_pipeline(plain, args.fps, True) for _ in range(n)]
+        ),
+        "bare_pipeline": best(
+            [bench_pipeline(clip, args.fps, paced=False, bare=True) for _ in range(n)]
+        ),
+        "bare_pipeline_realtime": best(
+            [bench_pipeline(clip, args.fps, True, bare=True) for _ in range(n)]
         ),
     }
     sys.stdout.write(

@@ -3,7 +3,8 @@
 The decoder opens MPEG-TS with ``fflags=+noparse`` so that each PES is handed over the moment it
 is complete (a parser would hold every access unit until the next one starts: one to two frames
 of latency). Without a parser, two things are left to us:
-- whether an H.264 access unit is a keyframe (IDR), to resynchronise after damaged input;
+- whether an H.264 access unit is a keyframe (IDR), to resynchronise after damaged input, and
+  whether the first bytes of a PES look like one (IDR or SPS), to find a muxer restart;
 - splitting an Opus PES into Opus packets (ETSI TS 102 366 control headers), which FFmpeg
   otherwise does in its Opus parser.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 H264_NAL_SLICE = 1
 H264_NAL_IDR = 5
+H264_NAL_SPS = 7
 _START = b"\x00\x00\x01"
 
 
@@ -25,6 +27,17 @@ def h264_is_keyframe(data: bytes) -> bool:
         if nal_type == H264_NAL_SLICE:
             return False
         pos = data.find(_START, pos + 3)
+    return False
+
+
+def h264_starts_keyframe(head: bytes) -> bool:
+    """True if the first bytes of an access unit hold an IDR slice or an SPS NAL unit (a PES's
+    first TS packet may end before the IDR slice, after the parameter sets and an SEI)."""
+    pos = head.find(_START)
+    while 0 <= pos < len(head) - 3:
+        if head[pos + 3] & 0x1F in (H264_NAL_IDR, H264_NAL_SPS):
+            return True
+        pos = head.find(_START, pos + 3)
     return False
 
 

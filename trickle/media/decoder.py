@@ -1,4 +1,4 @@
-"""MPEG-TS (H.264 + optional AAC/Opus) byte stream → RGB video frames and audio frames.
+"""MPEG-TS (video in ``codecs.VIDEO``, H.264, + optional AAC/Opus) byte stream → RGB video frames and audio frames.
 
 One :class:`StreamDecoder` per input stream, with its own thread (docs/architecture.md). Bytes of the
 channel's consecutive segments are fed from any thread into a :class:`BytePipe`; the thread demuxes
@@ -23,8 +23,8 @@ Damage: a PES that the demuxer flags as corrupt (continuity error, truncated seg
 error or a frame the decoder marks corrupt starts a resync: video is skipped up to the next
 keyframe, the incident is counted and reported once through ``on_error``, and decoding goes on.
 A stream that starts without a keyframe is skipped up to its first keyframe the same way.
-Video in another codec than H.264 (MPEG-2, HEVC, …) is skipped and reported once per codec
-through ``on_error``, naming it. A decode thread that fails (an unexpected exception) is reported
+Video in another codec than ``codecs.VIDEO`` (MPEG-2, HEVC, … next to H.264) is skipped and
+reported once per codec through ``on_error``, naming it. A decode thread that fails (an unexpected exception) is reported
 through ``on_failed`` (``on_error`` when none is given); ``failed`` then holds the message.
 Timestamps pass through unchanged (see ``timing``); jumps are counted and flagged on the frame.
 """
@@ -39,8 +39,8 @@ from typing import Any
 import av
 from av.video.reformatter import VideoReformatter
 
-from .bitstream import h264_is_keyframe, split_opus_ts
-from .codecs import DecoderContexts
+from .bitstream import split_opus_ts
+from .codecs import DECODER_THREADS, VIDEO, DecoderContexts
 from .frames import AudioFrame, VideoFrame
 from .pipe import DEFAULT_MAX_BYTES, BytePipe
 from .stats import DecoderStats
@@ -63,7 +63,7 @@ class StreamDecoder:
         on_error: Callable[[str], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
         name: str = "decoder",
-        threads: int = 1,
+        threads: int = DECODER_THREADS,
         max_buffer_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._on_video = on_video
@@ -219,15 +219,15 @@ class StreamDecoder:
                 self._audio_packet(packet, self._context(contexts, stream))
 
     def _supported(self, stream: Any) -> bool:
-        """H.264 video is decoded; any other video codec is skipped, reported once per codec."""
+        """``VIDEO`` is decoded; any other video codec is skipped, reported once per codec."""
         codec = str(stream.codec_context.name or "unknown")
-        if codec == "h264":
+        if codec == VIDEO.name:
             return True
         self.stats.skipped_packets += 1
         if codec not in self._unsupported:
             self._unsupported.add(codec)
             self.stats.errors += 1
-            self._report(f"unsupported input video codec {codec!r}: only H.264 is decoded")
+            self._report(f"unsupported input video codec {codec!r}: only {VIDEO.label} is decoded")
         return False
 
     def _context(self, contexts: dict[int, Any], stream: Any) -> Any:
@@ -268,7 +268,7 @@ class StreamDecoder:
             self._resync(f"damaged video packet (pts {packet.pts})")
             return
         if self._need_key:
-            if not h264_is_keyframe(bytes(packet)):
+            if not VIDEO.is_keyframe(bytes(packet)):
                 self.stats.skipped_packets += 1
                 return
             if self._resyncing:

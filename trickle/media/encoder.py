@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..errors import MediaError
+from .codecs import ENCODER_THREADS
 from .frame_queue import pop_fresh
 from .frames import AudioFrame, VideoFrame
 from .segmenter import SegmentSink
@@ -49,7 +50,7 @@ class StreamEncoder:
         audio: bool = False,
         name: str = "encoder",
         preset: str = "superfast",
-        threads: int = 0,
+        threads: int = ENCODER_THREADS,
         crf: int = 23,
         queue_size: int = 4,
         max_age: float | None = None,

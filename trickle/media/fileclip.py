@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 
 from ..errors import MediaError
+from .codecs import VIDEO, add_video_stream
 from .timing import CLOCK_HZ, TB_90K
 
 START_PTS = 90_000
@@ -51,14 +52,10 @@ def _encode(
     height: int,
     fps: int,
 ) -> int:
-    video = target.add_stream("libx264", rate=Fraction(fps))
+    video = add_video_stream(target, VIDEO, Fraction(fps))
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     video.codec_context.time_base = TB_90K
-    video.codec_context.options = {
-        "preset": "ultrafast",
-        "tune": "zerolatency",
-        "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0:bframes=0",
-    }
+    video.codec_context.options = VIDEO.clip_options("ultrafast", fps)
     limit = max(1, round(seconds * fps))
     first: float | None = None
     count = next_index = 0

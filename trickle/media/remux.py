@@ -1,7 +1,9 @@
-"""Container changes for the demo: any video file → MPEG-TS H.264, MPEG-TS → MP4, segment times.
+"""Container changes for the demo: any video file → MPEG-TS in the wire's video codec
+(``codecs.VIDEO``, H.264), MPEG-TS → MP4, segment times.
 
-Video is copied when it already is H.264 and re-encoded (libx264, no B-frames, a keyframe every
-second) otherwise; audio is dropped (the demo is about video). Timestamps are kept.
+Video is copied when it already is in that codec and re-encoded (``VIDEO.clip_options``: no
+B-frames, a keyframe every second) otherwise; audio is dropped (the demo is about video).
+Timestamps are kept.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 import av
 
 from ..errors import MediaError
+from .codecs import VIDEO, add_video_stream
 from .timing import TB_90K
 
 
 def file_to_ts(path: str | Path, max_seconds: float | None = None) -> bytes:
-    """The video of ``path`` as one MPEG-TS H.264 byte stream (at most ``max_seconds``)."""
+    """The video of ``path`` as one MPEG-TS byte stream in ``VIDEO`` (at most ``max_seconds``)."""
     try:
         source = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError) as exc:
@@ -27,7 +30,7 @@ def file_to_ts(path: str | Path, max_seconds: float | None = None) -> bytes:
         if not source.streams.video:
             raise MediaError(f"{path}: no video stream")
         stream = source.streams.video[0]
-        if stream.codec_context.name == "h264":
+        if stream.codec_context.name == VIDEO.name:
             _copy(source, target, stream, max_seconds)
         else:
             _transcode(source, target, stream, max_seconds)
@@ -57,7 +60,7 @@ def _transcode(
     max_seconds: float | None,
 ) -> None:
     rate = stream.average_rate or Fraction(30)
-    encoder = target.add_stream("libx264", rate=rate)
+    encoder = add_video_stream(target, VIDEO, rate)
     encoder.width, encoder.height = (
         stream.codec_context.width // 2 * 2,
         stream.codec_context.height // 2 * 2,
@@ -65,11 +68,7 @@ def _transcode(
     encoder.pix_fmt = "yuv420p"
     encoder.codec_context.time_base = TB_90K
     gop = max(1, round(float(rate)))
-    encoder.codec_context.options = {
-        "preset": "veryfast",
-        "tune": "zerolatency",
-        "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
-    }
+    encoder.codec_context.options = VIDEO.clip_options("veryfast", gop)
     for frame in source.decode(stream):
         if frame.pts is None:
             continue

@@ -15,6 +15,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from .codecs import VIDEO, add_video_stream
 from .segmenter import TsSegmenter
 from .timing import CLOCK_HZ, TB_90K
 
@@ -90,15 +91,11 @@ def make_test_clip(
     options = {"omit_video_pes_length": "0"} if pes_length else {}
     options.update(mux_options or {})
     with av.open(out_buf, mode="w", format="mpegts", options=options) as container:
-        video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        video = add_video_stream(container, VIDEO, Fraction(fps).limit_denominator(1001))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         gop = max(1, round(keyframe_seconds * fps))
         video.codec_context.time_base = TB_90K
-        video.codec_context.options = {
-            "preset": preset,
-            "tune": "zerolatency",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
-        }
+        video.codec_context.options = VIDEO.clip_options(preset, gop)
         tone = (
             _ToneWriter(container, "aac" if audio is True else audio, start_pts) if audio else None
         )

@@ -9,7 +9,8 @@ frame of every muxer run; with new PIDs it would not even see the next run's str
 
 A restart is recognised by a PAT whose continuity counter does not follow the previous PAT's
 (FFmpeg repeats the PAT at least every 100 ms, counting on), *and* whose first video PES start
-after it is a keyframe (random-access indicator, or an IDR/SPS NAL unit in its first packet).
+after it is a keyframe (random-access indicator, or ``VIDEO.starts_keyframe`` of its first
+packet: for H.264 an IDR or SPS NAL unit).
 A PAT lost with damaged input is followed by a frame that is not a keyframe, so damage still
 reaches the demuxer as one stream and is reported there. The decoder places a segment boundary
 before a restart, so each muxer run gets its own demuxer (see ``decoder``).
@@ -19,6 +20,8 @@ and from a restart-like PAT up to the packet that decides it (a few packets, the
 """
 
 from __future__ import annotations
+
+from .codecs import VIDEO
 
 TS_SIZE = 188
 SYNC = 0x47
@@ -51,13 +54,7 @@ def video_pes_start(data: bytes | bytearray, i: int) -> bool | None:
         return None
     if random_access:
         return True
-    es = bytes(data[pos + 9 + data[pos + 8] : end])
-    start = es.find(b"\x00\x00\x01")
-    while 0 <= start < len(es) - 3:
-        if es[start + 3] & 0x1F in (5, 7):  # IDR slice, SPS
-            return True
-        start = es.find(b"\x00\x00\x01", start + 3)
-    return False
+    return VIDEO.starts_keyframe(bytes(data[pos + 9 + data[pos + 8] : end]))
 
 
 class MuxerRestarts:

@@ -6,7 +6,7 @@ so the first bytes of a segment leave before the segment is complete. Because a 
 writes everything, continuity counters and timestamps continue across segments, and FFmpeg's
 muxer re-sends PAT/PMT before every keyframe, where the segmenter cuts.
 
-- video: :class:`H264Encoder` (re-created on a size change; the muxer stream stays), written
+- video: :class:`VideoEncoder` (``codecs.VIDEO``; re-created on a size change; the muxer stream stays), written
   with ``omit_video_pes_length=0`` so a reader can hand on a frame as soon as its PES is complete;
 - audio (optional): Opus 48 kHz stereo, held (up to 100 frames) until the first video frame is
   written, and audio older than that frame dropped, so the first segment starts with tables and
@@ -27,12 +27,13 @@ from fractions import Fraction
 import av
 
 from .audio_out import OpusEncoder, add_opus_stream
-from .avcompat import add_h264_mux_stream
+from .avcompat import add_video_mux_stream
+from .codecs import ENCODER_THREADS, VIDEO
 from .frames import AudioFrame, VideoFrame
 from .segmenter import SegmentSink, TsSegmenter
 from .stats import EncoderStats
 from .timing import CLOCK_HZ, TB_90K, MonotonicPts
-from .video_out import H264Encoder
+from .video_out import VideoEncoder
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class TsWriter:
         fps_hint: float = 30.0,
         audio: bool = False,
         preset: str = "superfast",
-        threads: int = 0,
+        threads: int = ENCODER_THREADS,
         crf: int = 23,
     ) -> None:
         self.stats = stats
@@ -78,9 +79,9 @@ class TsWriter:
         self._container = av.open(
             _SegmenterFile(self._segmenter), mode="w", format="mpegts", options=MUXER_OPTIONS
         )
-        self._video_stream = add_h264_mux_stream(self._container, Fraction(fps_hint))
+        self._video_stream = add_video_mux_stream(self._container, VIDEO, Fraction(fps_hint))
         self._video_stream.time_base = TB_90K
-        self._video = H264Encoder(
+        self._video = VideoEncoder(
             segment_seconds=segment_seconds,
             fps_hint=fps_hint,
             preset=preset,

@@ -1,10 +1,12 @@
-"""RGB numpy frames → H.264 packets (libx264, low latency), re-created when the size changes.
+"""RGB numpy frames → video packets (``codecs.VIDEO``: libx264, low latency), re-created when the
+size changes.
 
-Settings (docs/media.md; what ai-runner's encoder uses): ``tune=zerolatency`` (no
-lookahead, no frame delay), no B-frames, ``yuv420p``, ``forced-idr=1``, no scene-cut keyframes
-and ``keyint=infinite``: the only keyframes are the ones forced every ``segment_seconds`` of pts
-(and the first frame of a new encoder), so segments are regular. SPS/PPS repeat before each IDR
-(no global header), so each segment decodes alone. Time base 1/90000; packet pts = frame pts.
+Settings (docs/media.md; what ai-runner's encoder uses): the codec's ``encoder_options`` (for
+libx264 ``tune=zerolatency``: no lookahead, no frame delay; no B-frames; ``forced-idr=1``; no
+scene-cut keyframes and ``keyint=infinite``), ``yuv420p``. The only keyframes are the ones
+forced here every ``segment_seconds`` of pts (and the first frame of a new encoder), so segments
+are regular. SPS/PPS repeat before each IDR (no global header), so each segment decodes alone.
+Time base 1/90000; packet pts = frame pts.
 
 A frame of another size closes the encoder (flushing it) and opens a new one; the muxer stream
 stays, since MPEG-TS carries H.264 parameters in-band. Odd sizes lose their last row/column
@@ -23,6 +25,7 @@ from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError
+from .codecs import ENCODER_THREADS, VIDEO
 from .timing import CLOCK_HZ, TB_90K
 
 log = logging.getLogger(__name__)
@@ -43,14 +46,14 @@ def check_image(image: np.ndarray) -> None:
         raise MediaError(f"frame image: expected uint8 (H>=2, W>=2, 3), received {dtype} {shape}")
 
 
-class H264Encoder:
+class VideoEncoder:
     def __init__(
         self,
         *,
         segment_seconds: float = 1.0,
         fps_hint: float = 30.0,
         preset: str = "superfast",
-        threads: int = 0,
+        threads: int = ENCODER_THREADS,
         crf: int = 23,
     ) -> None:
         self._segment_ticks = round(segment_seconds * CLOCK_HZ)
@@ -106,19 +109,13 @@ class H264Encoder:
         return packets
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
-        ctx = av.CodecContext.create("libx264", "w")
+        ctx = av.CodecContext.create(VIDEO.encoder, "w")
         assert isinstance(ctx, av.VideoCodecContext)
         ctx.width, ctx.height = width, height
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = TB_90K
         ctx.framerate = self._fps
         ctx.thread_count = self._threads
-        ctx.options = {
-            "preset": self._preset,
-            "tune": "zerolatency",
-            "forced-idr": "1",
-            "crf": str(self._crf),
-            "x264-params": "keyint=infinite:scenecut=0:bframes=0:open-gop=0",
-        }
+        ctx.options = VIDEO.encoder_options(self._preset, self._crf)
         ctx.open()
         return ctx

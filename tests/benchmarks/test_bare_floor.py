@@ -1,0 +1,66 @@
+"""The floor (benchmarks/_bare.py, PyAV alone) does the media layer's work: the same output
+segments — as many, each decoding alone, starting with a keyframe at the same pts, as many
+frames — as StreamDecoder → StreamEncoder for the same input."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import av
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from _bare import BareTranscode  # noqa: E402
+from transcode import _MediaLayer, frame_chunks  # noqa: E402
+
+from trickle.media.testclip import make_test_clip, split_segments  # noqa: E402
+
+
+class Segments:
+    def __init__(self) -> None:
+        self.segments: list[bytearray] = []
+        self.open = False
+
+    def begin_segment(self) -> None:
+        assert not self.open
+        self.segments.append(bytearray())
+        self.open = True
+
+    def write(self, data: bytes) -> None:
+        assert self.open
+        self.segments[-1] += data
+
+    def end_segment(self) -> None:
+        assert self.open
+        self.open = False
+
+    def shape(self) -> list[tuple[int, bool, int | None]]:
+        """Per segment, decoded alone: frames, first frame a keyframe, its pts."""
+        out = []
+        for segment in self.segments:
+            with av.open(io.BytesIO(bytes(segment)), format="mpegts") as container:
+                frames = list(container.decode(video=0))
+            out.append((len(frames), bool(frames and frames[0].key_frame), frames[0].pts))
+        return out
+
+
+def test_the_floor_cuts_and_encodes_like_the_media_layer() -> None:
+    clip = make_test_clip(3, 128, 128, 30)
+    floor, layer = Segments(), Segments()
+    bare = BareTranscode(floor)
+    bare.start()
+    for segment in split_segments(clip):  # as trickle delivers it: a demuxer per segment
+        bare.feed(segment)
+        bare.end_segment()
+    bare.end()
+    assert bare.wait(30)
+    ours = _MediaLayer(layer, 30.0, 0)
+    ours.start()
+    for chunk in frame_chunks(clip):
+        ours.feed(chunk)
+    ours.finish()
+    assert not floor.open and not layer.open
+    assert floor.shape() == layer.shape() == [(30, True, 90_000 + k * 90_000) for k in range(3)]

@@ -1,0 +1,47 @@
+"""The pure helpers of benchmarks/streams.py that decide its verdicts: the floor's arithmetic
+limit, whether a level of n streams is sustained, and which of a level's tries is reported."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from streams import Level, arithmetic_limit, best, sustained_streams  # noqa: E402
+
+
+def level(out: list[int], p95: list[float], cpu: float = 5.0, expected: int = 180) -> Level:
+    return Level(len(out), expected, out, p95, cpu, 0.1, 0.0, (0.0, 0.0, 0.0))
+
+
+def test_arithmetic_limit_is_cores_times_1000_over_fps_times_floor_ms() -> None:
+    assert arithmetic_limit(2, 5.0, 30.0) == pytest.approx(2000 / 150)
+    assert arithmetic_limit(16, 4.0, 30.0) == pytest.approx(16000 / 120)
+
+
+def test_a_level_is_sustained_only_with_every_frame_of_every_stream_and_p95_in_bounds() -> None:
+    assert level([180, 180], [40.0, 99.9]).sustained(100.0)
+    one_lost = level([180, 179], [40.0, 41.0])
+    assert one_lost.lost == 1 and not one_lost.sustained(100.0)
+    slow = level([180, 180], [40.0, 100.1])
+    assert slow.worst_p95 == 100.1 and not slow.sustained(100.0)
+
+
+def test_best_try_prefers_a_sustained_one_then_the_cheapest() -> None:
+    lost = level([170], [30.0], cpu=4.0)
+    ok_dear, ok_cheap = level([180], [50.0], cpu=6.0), level([180], [60.0], cpu=5.5)
+    assert best([lost, ok_dear, ok_cheap], 100.0) is ok_cheap
+    worse = level([160], [30.0])
+    assert best([worse, lost], 100.0) is lost  # none sustained: the fewest frames lost
+
+
+def test_streams_sustained_stop_at_the_first_level_that_was_not() -> None:
+    rows = [
+        {"streams": n, "sustained": ok} for n, ok in ((1, True), (2, True), (3, False), (4, True))
+    ]
+    assert sustained_streams(rows) == 2
+    assert sustained_streams([{"streams": 1, "sustained": False}]) == 0
