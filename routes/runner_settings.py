@@ -29,6 +29,7 @@ from ..trickle.config import RunnerConfig
 from ..trickle.errors import ValidationError
 from ..trickle.runner.csrf import has_token
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json, validation_error
+from ..trickle.validation import boolean, integer, number, string, string_list
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +51,15 @@ RUNNER_PATH = "/trickle/runner"
 def _coerce(key: str, value: Any) -> Any:
     kind = EDITABLE[key]
     if kind is bool:
-        if not isinstance(value, bool):
-            raise ValidationError(key, "true or false", value)
-        return value
+        return boolean(key, value)
     if kind is tuple:
-        if isinstance(value, str):
-            value = [part for part in value.split(",")]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValidationError(key, "a list of host names (or a comma-separated string)", value)
-        return tuple(v.strip() for v in value if v.strip())
+        return string_list(key, value, "a list of host names (or a comma-separated string)")
     if kind is str:
-        if not isinstance(value, str) or len(value) > 256:
-            raise ValidationError(key, "a string of at most 256 characters", value)
-        return value.strip()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(key, "a number", value)
-    if kind is int and value != int(value):
-        raise ValidationError(key, "an integer", value)
-    return kind(value)
+        return string(key, value, "a string of at most 256 characters", max_len=256).strip()
+    amount = number(key, value)
+    if kind is int:
+        return integer(key, value, whole_floats=True)
+    return amount
 
 
 class RunnerSettings:
