@@ -83,16 +83,17 @@ class LeaseRunner:
         self._rr = 0
 
     @classmethod
-    def get(cls, host: ComfyHost) -> tuple[LeaseRunner | None, str | None]:
-        """The runner of this ComfyUI, or (None, why) when its executor does not fit."""
+    def get(cls, host: ComfyHost, plans: bool = True) -> tuple[LeaseRunner | None, str | None]:
+        """The runner of this ComfyUI, or (None, why) when its executor does not fit; ``plans``:
+        frame plans on (``RunnerConfig.frame_plan``)."""
         if cls._instance is None or cls._instance.host is not host:
             execution, reason = PrivateExecution.for_comfyui(host.server)
             if execution is None:
                 return None, reason
-            plans, off = PlanMaker.for_comfyui(host.server)
-            if plans is None:
+            maker, off = PlanMaker.for_comfyui(host.server, plans)
+            if maker is None:
                 log.info("trickle-live: frame plans off (%s)", off)
-            cls._instance = cls(host, execution, plans, off or "")
+            cls._instance = cls(host, execution, maker, off or "")
         return cls._instance, None
 
     @classmethod

@@ -65,10 +65,19 @@ def _coerce(key: str, value: Any) -> Any:
 class RunnerSettings:
     """The saved settings, the effective configuration, and the live runner they apply to."""
 
-    def __init__(self, path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path, env: dict[str, str] | None = None, base: RunnerConfig | None = None
+    ) -> None:
         self.path = Path(path)
         self.env = env
+        self.base = base  # the environment's configuration, read once (on first use if None)
         self.targets: list[Any] = []  # objects with a ``config`` attribute (RunnerAPI, manager)
+
+    def environment(self) -> RunnerConfig:
+        """The configuration from the environment and the defaults, read once."""
+        if self.base is None:
+            self.base = RunnerConfig.from_env(self.env)
+        return self.base
 
     def saved(self) -> dict[str, Any]:
         try:
@@ -89,7 +98,7 @@ class RunnerSettings:
 
     def effective(self) -> RunnerConfig:
         """Environment and defaults, overridden by the saved settings."""
-        base = RunnerConfig.from_env(self.env)
+        base = self.environment()
         try:
             return base.with_overrides(**self.saved())
         except ValidationError as exc:
@@ -110,7 +119,7 @@ class RunnerSettings:
                 values.pop(key, None)
             else:
                 values[key] = _coerce(key, value)
-        config = RunnerConfig.from_env(self.env).with_overrides(**values)  # validates
+        config = self.environment().with_overrides(**values)  # validates
         self._write(values)
         for target in self.targets:
             target.config = config

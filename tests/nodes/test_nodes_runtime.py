@@ -180,19 +180,15 @@ async def test_status_broadcasts_coalesced_only_while_streaming() -> None:
     assert server.sent == 7  # the trailing broadcast carries the final queue state
 
 
-def test_output_digests_kept_by_pts_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TRICKLE_OUTPUT_DIGESTS=N: the sha1 of each published picture by pts, the newest N."""
+def test_output_digests_kept_by_pts_only_when_asked() -> None:
+    """TRICKLE_OUTPUT_DIGESTS=N (``RunnerConfig.output_digests``, passed by the driver): the sha1
+    of each published picture by pts, the newest N."""
     import hashlib
 
-    from trickle_live.nodes.bindings import output_digests_kept
-
-    assert output_digests_kept("") == 0 and output_digests_kept("x") == 0
-    assert output_digests_kept("3") == 3
     ticket, _ = _ticket()
     assert ticket.binding.digests is None  # off by default
-    monkeypatch.setenv("TRICKLE_OUTPUT_DIGESTS", "2")
     io = FrameIO("d", input=FrameQueue(8), output=FrameQueue(8))
-    binding = StreamBinding(io, frame_wait=0.1)
+    binding = StreamBinding(io, frame_wait=0.1, digests=2)
     pictures = [np.full((4, 4, 3), v, dtype=np.uint8) for v in (1, 2, 3)]
     for n, picture in enumerate(pictures):
         t = Ticket(f"p{n}", binding, frame=VideoFrame(picture, pts=3000 * n))

@@ -9,14 +9,12 @@ import types
 from typing import Any
 
 import pytest
-from trickle_live.nodes.driver import executor_mode
 from trickle_live.nodes.private_exec import (
     PrivateExecution,
     cache_settings,
     reads_is_changed,
     unsupported,
 )
-from trickle_live.trickle.errors import ValidationError
 
 
 class CacheType(enum.Enum):
@@ -154,10 +152,3 @@ def test_comfyuis_globals_are_put_back_after_a_lease() -> None:
     private.restore(saved)
     assert progress.global_progress_registry == "outer"
     assert (private.server.client_id, private.server.last_node_id) == ("editor", "7")
-
-
-def test_executor_setting() -> None:
-    assert executor_mode("") == "private" and executor_mode(" Queue ") == "queue"
-    with pytest.raises(ValidationError) as caught:
-        executor_mode("fast")
-    assert caught.value.as_dict()["field"] == "TRICKLE_EXECUTOR"
