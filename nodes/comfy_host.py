@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
+import sys
 import threading
 import time
 import uuid
@@ -27,17 +27,26 @@ log = logging.getLogger(__name__)
 PROMPT_PREFIX = "trickle-"
 CLIENT_ID = f"trickle-live-{uuid.uuid4().hex[:12]}"  # private: no editor tab listens to it
 STATUS_INTERVAL = 0.25  # at most 4 coalesced `status` broadcasts a second during a stream
-_PUT = re.compile(r"prompt_queue\.put\(\s*\(([^()]*)\)\s*\)")
 
 
-def detect_item_length(server_source: str, worker_source: str = "") -> int:
-    """Fields in a queue item for this ComfyUI: read from how ``/prompt`` builds and the worker reads it."""
-    if "item[5]" in worker_source:
+def detect_item_length(execution: Any, server_module: Any = None) -> int:
+    """Fields in a queue item for this ComfyUI, from what it has, not from its source text.
+
+    Since late 2025 ``/prompt`` moves the extra-data keys named by
+    ``execution.SENSITIVE_EXTRA_DATA_KEYS`` (API keys) into a 6th field that the worker reads and
+    the ``/queue`` answers strip (``server._remove_sensitive_from_queue``, probed with an item).
+    Without either, items have 5 fields."""
+    if hasattr(execution, "SENSITIVE_EXTRA_DATA_KEYS"):
         return 6
-    match = _PUT.search(server_source)
-    if match:
-        return len([part for part in match.group(1).split(",") if part.strip()])
-    return 6 if "sensitive" in server_source else 5
+    strip = getattr(server_module, "_remove_sensitive_from_queue", None)
+    if callable(strip):
+        probe = (0, "probe", {}, {}, [], {"key": "value"})
+        try:
+            if list(strip([probe])) == [probe[:5]]:
+                return 6
+        except Exception:  # not the function we know: no evidence either way
+            log.debug("trickle-live: _remove_sensitive_from_queue probe failed", exc_info=True)
+    return 5
 
 
 def build_item(
@@ -187,7 +196,7 @@ class ComfyHost:
         self.node_classes = node_classes
         self.queue = server.prompt_queue
         self.loop = server.loop
-        self.item_length = self._detect(server)
+        self.item_length = detect_item_length(execution, sys.modules.get(type(server).__module__))
         self._validate_args = len(inspect.signature(execution.validate_prompt).parameters)
         self.coalescer = _Coalescer(server)
         self._orphans: set[str] = set()
@@ -208,21 +217,6 @@ class ComfyHost:
             comfy_nodes = importlib.import_module("nodes")  # ComfyUI's nodes.py, not this folder
             cls._instance = cls(PromptServer.instance, execution, comfy_nodes.NODE_CLASS_MAPPINGS)
         return cls._instance
-
-    @staticmethod
-    def _detect(server: Any) -> int:
-        import sys
-
-        try:
-            server_source = inspect.getsource(type(server))
-        except (OSError, TypeError):
-            server_source = ""
-        worker = getattr(sys.modules.get("__main__"), "prompt_worker", None)
-        try:
-            worker_source = inspect.getsource(worker) if worker is not None else ""
-        except (OSError, TypeError):
-            worker_source = ""
-        return detect_item_length(server_source, worker_source)
 
     def schemas(self, class_type: str) -> dict[str, Any] | None:
         cls = self.node_classes.get(class_type)

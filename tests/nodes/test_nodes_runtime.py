@@ -107,20 +107,36 @@ def test_registry_tells_stream_prompts_from_editor_prompts() -> None:
     assert REGISTRY.get("trickle-x") is None and REGISTRY.active() == 0
 
 
-SERVER_V080 = (
-    "self.prompt_queue.put((number, prompt_id, prompt, extra_data, outputs_to_execute, sensitive))"
-)
-SERVER_V0364 = "self.prompt_queue.put((number, prompt_id, prompt, extra_data, outputs_to_execute))"
+class _V080Execution:  # ComfyUI v0.8.0: /prompt splits these extra-data keys into a 6th field
+    SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+
+
+class _V080Server:  # ... and its /queue answers strip the 6th field again
+    @staticmethod
+    def _remove_sensitive_from_queue(queue: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [item[:5] for item in queue]
+
+
+class _OtherStrip:  # a function of that name that does something else is no evidence
+    @staticmethod
+    def _remove_sensitive_from_queue(queue: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return queue
 
 
 @pytest.mark.parametrize(
-    ("server", "worker", "length"),
-    [(SERVER_V080, "", 6), (SERVER_V0364, "", 5), ("", "sensitive = item[5]", 6), ("", "", 5)],
+    ("execution", "server", "length"),
+    [
+        (_V080Execution, None, 6),
+        (object(), _V080Server, 6),
+        (object(), None, 5),  # v0.3.64: neither
+        (object(), _OtherStrip, 5),
+    ],
 )
 def test_queue_item_shape_follows_the_comfyui_version(
-    server: str, worker: str, length: int
+    execution: Any, server: Any, length: int
 ) -> None:
-    assert detect_item_length(server, worker) == length
+    """Detected from what ComfyUI has and does, not from its source text."""
+    assert detect_item_length(execution, server) == length
     item = build_item(length, 7, "trickle-1", {}, {"client_id": "c"}, ["2"])
     assert len(item) == length and item[:2] == (7, "trickle-1") and item[4] == ["2"]
 
