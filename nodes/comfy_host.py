@@ -4,6 +4,9 @@ Everything version-dependent is here: the queue item's tuple shape (5 fields up 
 with ``sensitive`` since; a wrong shape kills ComfyUI's worker thread), ``validate_prompt``'s
 signature, and the ``queue_updated`` hook used to learn when prompts finish and to coalesce the
 ``status`` broadcasts that stream prompts would otherwise send to every editor tab (3 per frame).
+The hooks on ComfyUI's server (``queue_updated``, ``send_sync``, a root-logger filter) are
+installed when the first stream starts and undone when the last one ends and no prompt of ours is
+left to clean up (docs/comfyui.md, "What the pack changes in ComfyUI's process").
 ComfyUI modules are imported inside functions; tests can pass stand-ins for ``server``/``execution``.
 """
 
@@ -105,12 +108,46 @@ def result_from_history(entry: dict[str, Any]) -> PromptResult:
     return PromptResult(ok, None if ok else "workflow failed")
 
 
+class _Patch:
+    """One attribute of ComfyUI's server replaced by ``replacement`` while installed.
+
+    ``install`` keeps what was there (ComfyUI's method, or another pack's wrapper); ``uninstall``
+    puts it back — unless somebody wrapped ours since, then ours stays and passes every call
+    through (taking it out would drop their wrapper). Installing twice changes nothing."""
+
+    def __init__(self, target: Any, name: str, replacement: Any) -> None:
+        self.target = target
+        self.name = name
+        self.replacement = replacement
+        self.original: Any = getattr(target, name)
+        self._own = False  # the attribute was the instance's own (not the class's method)
+
+    @property
+    def installed(self) -> bool:
+        return getattr(self.target, self.name, None) is self.replacement
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        self._own = self.name in getattr(self.target, "__dict__", {})
+        self.original = getattr(self.target, self.name)
+        setattr(self.target, self.name, self.replacement)
+
+    def uninstall(self) -> None:
+        if not self.installed:
+            return
+        if self._own:
+            setattr(self.target, self.name, self.original)
+        else:
+            delattr(self.target, self.name)  # the class's method shows through again
+
+
 class _Coalescer:
     """Replaces ``server.queue_updated``: tells listeners, throttles broadcasts while streaming."""
 
     def __init__(self, server: Any) -> None:
         self.server = server
-        self.original = server.queue_updated
+        self.patch = _Patch(server, "queue_updated", self)
         self.listeners: list[Callable[[], object]] = []
         self.streams = 0
         self.lock = threading.Lock()
@@ -118,7 +155,9 @@ class _Coalescer:
         self.pending = False
         self.suppressed = 0
         self.janitor: Callable[[], None] = lambda: None
-        server.queue_updated = self
+
+    def original(self) -> None:
+        self.patch.original()
 
     def __call__(self) -> None:
         self.janitor()
@@ -161,15 +200,14 @@ class _QuietSends:
 
     def __init__(self, server: Any) -> None:
         self.server = server
-        self.original = server.send_sync
+        self.patch = _Patch(server, "send_sync", self)
         self.dropped = 0
-        server.send_sync = self
 
     def __call__(self, event: Any, data: Any, sid: Any = None) -> None:
         if sid == CLIENT_ID and sid not in self.server.sockets:
             self.dropped += 1
             return
-        self.original(event, data, sid)
+        self.patch.original(event, data, sid)
 
 
 class _LogFilter(logging.Filter):
@@ -202,7 +240,10 @@ class ComfyHost:
         self._orphans: set[str] = set()
         self.coalescer.janitor = self._drop_orphans
         self.quiet = _QuietSends(server) if hasattr(server, "sockets") else None
-        logging.getLogger().addFilter(_LogFilter(server))
+        self.log_filter = _LogFilter(server)
+        self.installs = 0  # how often the patches were installed (once per busy period)
+        self._patched = False
+        self._patch_lock = threading.Lock()
         log.info("trickle-live: ComfyUI queue items have %d fields", self.item_length)
 
     @classmethod
@@ -266,25 +307,57 @@ class ComfyHost:
 
     def add_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
         """Call ``listener`` on every queue change; ``stream``: a running stream (status
-        broadcasts are coalesced while there is one)."""
+        broadcasts are coalesced while there is one). The first listener installs the patches
+        on ComfyUI's server (docs/comfyui.md, "What the pack changes in ComfyUI's process")."""
         self.coalescer.listeners.append(listener)
         if stream:
             self.coalescer.streams += 1
+        self._update_patches()
 
     def remove_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
+        """The last listener gone (and no prompt of ours left to clean up): patches undone."""
         if listener in self.coalescer.listeners:
             self.coalescer.listeners.remove(listener)
-            if not stream:
+            if stream:
+                self.coalescer.streams -= 1
+                if self.coalescer.streams == 0:
+                    self.coalescer.original()  # editors see the final queue state at once
+            self._update_patches()
+
+    def patches(self) -> dict[str, Any]:
+        """For the status page: which of ComfyUI's server attributes are replaced now."""
+        return {
+            "queue_updated": self.coalescer.patch.installed,
+            "send_sync": self.quiet is not None and self.quiet.patch.installed,
+            "log_filter": self.log_filter in logging.getLogger().filters,
+            "installs": self.installs,
+        }
+
+    def _update_patches(self) -> None:
+        """Installed while a listener or an orphaned prompt of ours exists, undone after."""
+        with self._patch_lock:
+            busy = bool(self.coalescer.listeners or self._orphans)
+            if busy == self._patched:
                 return
-            self.coalescer.streams -= 1
-            if self.coalescer.streams == 0:
-                self.coalescer.original()  # editors see the final queue state at once
+            self._patched = busy
+            root = logging.getLogger()
+            patches = [self.coalescer.patch] + ([self.quiet.patch] if self.quiet else [])
+            if busy:
+                self.installs += 1
+                for patch in patches:
+                    patch.install()
+                root.addFilter(self.log_filter)
+            else:
+                for patch in patches:
+                    patch.uninstall()
+                root.removeFilter(self.log_filter)
 
     def forget(self, prompt_id: str) -> None:
         """Remove this prompt's history entry now, or as soon as it finishes."""
         with self.queue.mutex:
             if self.queue.history.pop(prompt_id, None) is None:
                 self._orphans.add(prompt_id)
+        self._update_patches()
 
     def _drop_orphans(self) -> None:
         if not self._orphans:
@@ -293,3 +366,5 @@ class ComfyHost:
             for pid in [p for p in self._orphans if p in self.queue.history]:
                 del self.queue.history[pid]
                 self._orphans.discard(pid)
+        if not self._orphans:
+            self._update_patches()

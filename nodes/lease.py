@@ -158,13 +158,13 @@ class LeaseRunner:
                 self._wake.clear()
                 self._look_at_lease()
         finally:
-            self.host.remove_listener(waker, stream=False)
             lease, self.lease_id = self.lease_id, None
             if lease is not None:
                 self.host.cancel_queued({lease})
                 if self.host.take_result(lease) is None:
                     self.host.forget(lease)  # still running: its entry goes when it finishes
                 self._issued.discard(lease)
+            self.host.remove_listener(waker, stream=False)  # after forget: hooks stay till then
 
     def _queue_lease(self) -> None:
         lease = f"{PROMPT_PREFIX}lease-{uuid.uuid4().hex}"

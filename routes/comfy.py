@@ -12,7 +12,9 @@ variable, the expected and the received value, and the pack then serves no strea
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -175,9 +177,24 @@ def comfy_status(manager: Any) -> dict[str, Any]:
     return {
         "queue_item_fields": host.item_length if host else None,
         "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
+        "host_patches": host_patches(host),
         "private_executor": runner.stats() if runner is not None else None,
         "models_loaded": loaded_models(),
         "streams": streams,
+    }
+
+
+def host_patches(host: ComfyHost | None) -> dict[str, Any]:
+    """What the pack has changed in ComfyUI's process right now (docs/comfyui.md): the server
+    hooks, objects kept out of the garbage collector, the interpreter's switch interval."""
+    hooks = host.patches() if host is not None else {}
+    return {
+        "queue_updated": hooks.get("queue_updated", False),
+        "send_sync": hooks.get("send_sync", False),
+        "log_filter": hooks.get("log_filter", False),
+        "installs": hooks.get("installs", 0),
+        "gc_frozen_objects": gc.get_freeze_count(),
+        "switch_interval_ms": round(sys.getswitchinterval() * 1e3, 3),
     }
 
 

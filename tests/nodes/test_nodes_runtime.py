@@ -183,6 +183,7 @@ async def test_status_broadcasts_coalesced_only_while_streaming() -> None:
 
     server = Server()
     coalescer = _Coalescer(server)
+    coalescer.patch.install()
     woken: list[int] = []
     for _ in range(5):
         server.queue_updated()
