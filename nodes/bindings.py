@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,8 +35,6 @@ class StreamBinding:
         self.ended = threading.Event()  # input closed: no frame will ever come
         self.latest_input: VideoFrame | None = None
         self.latest_output: VideoFrame | None = None
-        self.frames_taken = 0
-        self.frames_delivered = 0
         # TRICKLE_OUTPUT_DIGESTS: the sha1 of the last ``digests`` published pictures by pts
         # (newest last) for ``/trickle/status``; 0 keeps none. For checks that outputs are
         # identical frame by frame (the encoded stream is not: the encoder's prediction depends
@@ -58,7 +56,6 @@ class Ticket:
     prompt_id: str
     binding: StreamBinding
     version: int = 0  # workflow version the prompt was built from
-    queued_at: float = field(default_factory=time.monotonic)
     frame: VideoFrame | None = None
     delivered: bool = False
     image: object = None  # the IMAGE TrickleInput made from ``frame`` (identity check on output)
@@ -166,7 +163,6 @@ def take_frame(
         if frame is not None:
             ticket.frame = frame
             binding.latest_input = frame
-            binding.frames_taken += 1
             return frame
         if time.monotonic() >= deadline:
             return None
@@ -181,7 +177,6 @@ def deliver(ticket: Ticket, image: np.ndarray) -> bool:
     out = frame.with_image(image)
     ticket.delivered = True
     ticket.binding.latest_output = out
-    ticket.binding.frames_delivered += 1
     digests = ticket.binding.digests
     if digests is not None:
         value = digest(image)

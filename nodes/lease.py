@@ -261,7 +261,6 @@ class LeaseRunner:
                 self._rr = index + 1
                 job.busy = True
                 job.binding.latest_input = frame
-                job.binding.frames_taken += 1
                 return job, job.ticket(frame), None
         return None
 

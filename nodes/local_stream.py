@@ -50,7 +50,6 @@ class LocalTestStream:
         self.received: list[VideoFrame] = []
         self.latencies: list[float] = []
         self.started_at = 0.0
-        self.finished_at = 0.0
         self.last_output_at = 0.0
         self.done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -81,7 +80,6 @@ class LocalTestStream:
             log.warning("local test stream: outputs still missing after the input ended")
         finally:
             self.io.input.close()
-            self.finished_at = time.monotonic()
             await self.processor.stop()
             self.io.output.close()
             reader.cancel()
