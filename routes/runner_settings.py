@@ -131,8 +131,6 @@ class RunnerSettings:
         env = os.environ if self.env is None else self.env
         result = {}
         for item in fields(RunnerConfig):
-            if item.name == "extra":
-                continue
             if item.name in saved:
                 result[item.name] = "settings"
             elif f"TRICKLE_{item.name.upper()}" in env:

@@ -8,7 +8,7 @@ the standalone runner and the pack inside ComfyUI pass the object on from there;
 ``RunnerConfig(...)`` directly with shortened timers. An invalid value raises
 :class:`ValidationError` naming the variable, what was expected and what was received: the
 standalone runner exits 2, ComfyUI logs one ERROR line and the pack serves no stream. Unknown
-``TRICKLE_*`` variables are kept in ``extra`` and logged as a warning (a typo is not silent).
+``TRICKLE_*`` variables are logged as a warning (a typo is not silent).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .channel_url import DEFAULT_CHANNEL_PATHS, ChannelUrlPolicy
@@ -29,6 +29,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EXECUTORS = ("private", "queue")  # how ComfyUI runs each frame (docs/comfyui.md)
 MAX_OUTPUT_DIGESTS = 100_000
 OTHER_OWNERS = ("TRICKLE_LR_",)  # variables of another configuration object (liverunner/config.py)
+TOOLING = ("TRICKLE_CHECKPOINT_CACHE", "TRICKLE_SCREENSHOTS", "TRICKLE_THUMBNAILS")  # tests' own
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,6 @@ class RunnerConfig:
     executor: str = "private"  # private (a lease prompt, a private executor per stream) | queue
     frame_plan: bool = True  # private executor: run only the frame-dependent nodes per frame
     output_digests: int = 0  # sha1s of the last N published pictures per stream in the status
-    extra: Mapping[str, str] = field(default_factory=dict)  # unknown TRICKLE_* seen (logged)
 
     def __post_init__(self) -> None:
         require(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
@@ -112,22 +112,19 @@ class RunnerConfig:
         values: dict[str, Any] = {}
         read: dict[str, str] = {}  # field -> the variable its value came from
         for item in fields(cls):
-            if item.name == "extra":
-                continue
             found = _lookup(source, item.name)
             if found is not None:
                 read[item.name], raw = found
                 values[item.name] = _convert(item.name, read[item.name], raw, defaults)
         known = {f"TRICKLE_{f.name.upper()}" for f in fields(cls)}
-        values["extra"] = {
-            k: v
-            for k, v in source.items()
-            if k.startswith("TRICKLE_") and k not in known and not k.startswith(OTHER_OWNERS)
-        }
-        if values["extra"]:
+        unknown = sorted(
+            k for k in source if k.startswith("TRICKLE_") and k not in known
+            and k not in TOOLING and not k.startswith(OTHER_OWNERS)
+        )  # fmt: skip
+        if unknown:
             log.warning(
                 "trickle-live: unknown settings ignored: %s (see README, Configuration)",
-                ", ".join(sorted(values["extra"])),
+                ", ".join(unknown),
             )
         values.update(overrides)
         try:
@@ -145,7 +142,6 @@ class RunnerConfig:
     def public(self) -> dict[str, Any]:
         """The effective values for status pages: secrets replaced by whether they are set."""
         shown = asdict(self)
-        shown.pop("extra", None)
         for secret in ("token", "byoc_orch_secret"):
             shown[secret] = "(set)" if shown[secret] else ""
         shown["allowed_hosts"] = list(self.allowed_hosts)
