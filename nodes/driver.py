@@ -156,7 +156,9 @@ class ComfyProcessor:
         self._loop = asyncio.get_running_loop()
         gc_freeze.stream_started()  # before the warm-up: its first prompt lets ComfyUI collect
         self._gc_frozen = True
-        workflow, source = select_workflow(self._params, self._model_id, self._store)
+        workflow, source = select_workflow(
+            self._params, self._model_id, self._store, self._config.workflow
+        )
         notes: list[str] = []
         try:
             notes = await self._set_workflow(workflow)
