@@ -68,8 +68,10 @@ def test_process_changes_last_only_while_streams_run(comfyui: ComfyUI) -> None:
         assert idle(after), after  # ComfyUI's own queue_updated / send_sync, no filter
         assert after["gc_frozen_objects"] == 0, after
         assert after["switch_interval_ms"] == COMFYUI_SWITCH_MS, after
-    # ComfyUI v0.8.0's queue items have 6 fields (``sensitive``), found by feature check
+    # ComfyUI v0.8.0's queue items have 6 fields (``sensitive``), and its IsChangedCache takes a
+    # preset ``is_changed``: both found by trying, not by reading its source
     assert comfyui.get("/trickle/status")["comfyui"]["queue_item_fields"] == 6
+    assert "is_changed preset in frame prompts: True" in comfyui.log()
 
 
 def test_invalid_setting_is_one_error_line_and_no_stream_is_served(

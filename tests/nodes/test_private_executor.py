@@ -25,11 +25,29 @@ class CacheType(enum.Enum):
 
 
 class IsChangedCache:
+    """v0.8.0's: a preset ``is_changed`` in the prompt is the answer."""
+
+    def __init__(self, prompt_id: str, dynprompt: Any, outputs_cache: Any) -> None:
+        self.dynprompt = dynprompt
+
     async def get(self, node_id: str) -> Any:
-        node: dict[str, Any] = {}
+        node = self.dynprompt.get_node(node_id)
         if "is_changed" in node:
             return node["is_changed"]
-        return None
+        return await asyncio.sleep(0, float("nan"))
+
+
+class AsksTheNode(IsChangedCache):
+    """A ComfyUI that always asks the node (here: after a suspension, as a real call would)."""
+
+    async def get(self, node_id: str) -> Any:
+        await asyncio.sleep(0)
+        return self.dynprompt.get_node(node_id)["is_changed"]
+
+
+class AsksSynchronously(IsChangedCache):
+    async def get(self, node_id: str) -> Any:
+        return [float("nan")]
 
 
 class PromptExecutor:
@@ -92,6 +110,9 @@ def test_what_is_missing_or_different_is_named() -> None:
     no_registry = types.SimpleNamespace(reset_progress_state=None)
     assert "global_progress_registry" in str(unsupported(execution, no_registry))
     assert not reads_is_changed(types.SimpleNamespace())
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=AsksTheNode))
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=AsksSynchronously))
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=PromptExecutor))
 
 
 @pytest.mark.parametrize(
