@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,32 +28,20 @@ log = logging.getLogger(__name__)
 class StreamBinding:
     """One running stream as the nodes see it."""
 
-    def __init__(self, io: FrameIO, *, frame_wait: float = 1.0) -> None:
+    def __init__(self, io: FrameIO, *, frame_wait: float = 1.0, digests: int = 0) -> None:
         self.io = io
         self.frame_wait = frame_wait
         self.stopped = threading.Event()
         self.ended = threading.Event()  # input closed: no frame will ever come
         self.latest_input: VideoFrame | None = None
         self.latest_output: VideoFrame | None = None
-        self.frames_taken = 0
-        self.frames_delivered = 0
-        keep = output_digests_kept()  # TRICKLE_OUTPUT_DIGESTS: a digest per published picture
-        self.digests: OrderedDict[int, str] | None = OrderedDict() if keep else None
-        self.digests_kept = keep
+        # TRICKLE_OUTPUT_DIGESTS: the sha1 of the last ``digests`` published pictures by pts
+        # (newest last) for ``/trickle/status``; 0 keeps none. For checks that outputs are
+        # identical frame by frame (the encoded stream is not: the encoder's prediction depends
+        # on which frames came before).
+        self.digests: OrderedDict[int, str] | None = OrderedDict() if digests else None
+        self.digests_kept = digests
         self.digests_lock = threading.Lock()
-
-
-def output_digests_kept(value: str | None = None) -> int:
-    """``TRICKLE_OUTPUT_DIGESTS`` (or ``value``): how many published pictures' digests a stream
-    keeps (by pts, newest last) for ``/trickle/status``; 0 (default) keeps none. For checks that
-    outputs are identical frame by frame (the encoded stream is not: the encoder's prediction
-    depends on which frames came before)."""
-    raw = os.environ.get("TRICKLE_OUTPUT_DIGESTS", "") if value is None else value
-    try:
-        return max(0, min(int(raw.strip() or "0"), 100_000))
-    except ValueError:
-        log.warning("TRICKLE_OUTPUT_DIGESTS=%r is not a number: no digests", raw)
-        return 0
 
 
 def digest(image: np.ndarray) -> str:
@@ -69,7 +56,6 @@ class Ticket:
     prompt_id: str
     binding: StreamBinding
     version: int = 0  # workflow version the prompt was built from
-    queued_at: float = field(default_factory=time.monotonic)
     frame: VideoFrame | None = None
     delivered: bool = False
     image: object = None  # the IMAGE TrickleInput made from ``frame`` (identity check on output)
@@ -177,7 +163,6 @@ def take_frame(
         if frame is not None:
             ticket.frame = frame
             binding.latest_input = frame
-            binding.frames_taken += 1
             return frame
         if time.monotonic() >= deadline:
             return None
@@ -192,7 +177,6 @@ def deliver(ticket: Ticket, image: np.ndarray) -> bool:
     out = frame.with_image(image)
     ticket.delivered = True
     ticket.binding.latest_output = out
-    ticket.binding.frames_delivered += 1
     digests = ticket.binding.digests
     if digests is not None:
         value = digest(image)

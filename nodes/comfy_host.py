@@ -4,6 +4,9 @@ Everything version-dependent is here: the queue item's tuple shape (5 fields up 
 with ``sensitive`` since; a wrong shape kills ComfyUI's worker thread), ``validate_prompt``'s
 signature, and the ``queue_updated`` hook used to learn when prompts finish and to coalesce the
 ``status`` broadcasts that stream prompts would otherwise send to every editor tab (3 per frame).
+The hooks on ComfyUI's server (``queue_updated``, ``send_sync``, a root-logger filter) are
+installed when the first stream starts and undone when the last one ends and no prompt of ours is
+left to clean up (docs/comfyui.md, "What the pack changes in ComfyUI's process").
 ComfyUI modules are imported inside functions; tests can pass stand-ins for ``server``/``execution``.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
+import sys
 import threading
 import time
 import uuid
@@ -27,17 +30,26 @@ log = logging.getLogger(__name__)
 PROMPT_PREFIX = "trickle-"
 CLIENT_ID = f"trickle-live-{uuid.uuid4().hex[:12]}"  # private: no editor tab listens to it
 STATUS_INTERVAL = 0.25  # at most 4 coalesced `status` broadcasts a second during a stream
-_PUT = re.compile(r"prompt_queue\.put\(\s*\(([^()]*)\)\s*\)")
 
 
-def detect_item_length(server_source: str, worker_source: str = "") -> int:
-    """Fields in a queue item for this ComfyUI: read from how ``/prompt`` builds and the worker reads it."""
-    if "item[5]" in worker_source:
+def detect_item_length(execution: Any, server_module: Any = None) -> int:
+    """Fields in a queue item for this ComfyUI, from what it has, not from its source text.
+
+    Since late 2025 ``/prompt`` moves the extra-data keys named by
+    ``execution.SENSITIVE_EXTRA_DATA_KEYS`` (API keys) into a 6th field that the worker reads and
+    the ``/queue`` answers strip (``server._remove_sensitive_from_queue``, probed with an item).
+    Without either, items have 5 fields."""
+    if hasattr(execution, "SENSITIVE_EXTRA_DATA_KEYS"):
         return 6
-    match = _PUT.search(server_source)
-    if match:
-        return len([part for part in match.group(1).split(",") if part.strip()])
-    return 6 if "sensitive" in server_source else 5
+    strip = getattr(server_module, "_remove_sensitive_from_queue", None)
+    if callable(strip):
+        probe = (0, "probe", {}, {}, [], {"key": "value"})
+        try:
+            if list(strip([probe])) == [probe[:5]]:
+                return 6
+        except Exception:  # not the function we know: no evidence either way
+            log.debug("trickle-live: _remove_sensitive_from_queue probe failed", exc_info=True)
+    return 5
 
 
 def build_item(
@@ -96,12 +108,46 @@ def result_from_history(entry: dict[str, Any]) -> PromptResult:
     return PromptResult(ok, None if ok else "workflow failed")
 
 
+class _Patch:
+    """One attribute of ComfyUI's server replaced by ``replacement`` while installed.
+
+    ``install`` keeps what was there (ComfyUI's method, or another pack's wrapper); ``uninstall``
+    puts it back — unless somebody wrapped ours since, then ours stays and passes every call
+    through (taking it out would drop their wrapper). Installing twice changes nothing."""
+
+    def __init__(self, target: Any, name: str, replacement: Any) -> None:
+        self.target = target
+        self.name = name
+        self.replacement = replacement
+        self.original: Any = getattr(target, name)
+        self._own = False  # the attribute was the instance's own (not the class's method)
+
+    @property
+    def installed(self) -> bool:
+        return getattr(self.target, self.name, None) is self.replacement
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        self._own = self.name in getattr(self.target, "__dict__", {})
+        self.original = getattr(self.target, self.name)
+        setattr(self.target, self.name, self.replacement)
+
+    def uninstall(self) -> None:
+        if not self.installed:
+            return
+        if self._own:
+            setattr(self.target, self.name, self.original)
+        else:
+            delattr(self.target, self.name)  # the class's method shows through again
+
+
 class _Coalescer:
     """Replaces ``server.queue_updated``: tells listeners, throttles broadcasts while streaming."""
 
     def __init__(self, server: Any) -> None:
         self.server = server
-        self.original = server.queue_updated
+        self.patch = _Patch(server, "queue_updated", self)
         self.listeners: list[Callable[[], object]] = []
         self.streams = 0
         self.lock = threading.Lock()
@@ -109,7 +155,9 @@ class _Coalescer:
         self.pending = False
         self.suppressed = 0
         self.janitor: Callable[[], None] = lambda: None
-        server.queue_updated = self
+
+    def original(self) -> None:
+        self.patch.original()
 
     def __call__(self) -> None:
         self.janitor()
@@ -152,15 +200,14 @@ class _QuietSends:
 
     def __init__(self, server: Any) -> None:
         self.server = server
-        self.original = server.send_sync
+        self.patch = _Patch(server, "send_sync", self)
         self.dropped = 0
-        server.send_sync = self
 
     def __call__(self, event: Any, data: Any, sid: Any = None) -> None:
         if sid == CLIENT_ID and sid not in self.server.sockets:
             self.dropped += 1
             return
-        self.original(event, data, sid)
+        self.patch.original(event, data, sid)
 
 
 class _LogFilter(logging.Filter):
@@ -187,13 +234,16 @@ class ComfyHost:
         self.node_classes = node_classes
         self.queue = server.prompt_queue
         self.loop = server.loop
-        self.item_length = self._detect(server)
+        self.item_length = detect_item_length(execution, sys.modules.get(type(server).__module__))
         self._validate_args = len(inspect.signature(execution.validate_prompt).parameters)
         self.coalescer = _Coalescer(server)
         self._orphans: set[str] = set()
         self.coalescer.janitor = self._drop_orphans
         self.quiet = _QuietSends(server) if hasattr(server, "sockets") else None
-        logging.getLogger().addFilter(_LogFilter(server))
+        self.log_filter = _LogFilter(server)
+        self.installs = 0  # how often the patches were installed (once per busy period)
+        self._patched = False
+        self._patch_lock = threading.Lock()
         log.info("trickle-live: ComfyUI queue items have %d fields", self.item_length)
 
     @classmethod
@@ -208,21 +258,6 @@ class ComfyHost:
             comfy_nodes = importlib.import_module("nodes")  # ComfyUI's nodes.py, not this folder
             cls._instance = cls(PromptServer.instance, execution, comfy_nodes.NODE_CLASS_MAPPINGS)
         return cls._instance
-
-    @staticmethod
-    def _detect(server: Any) -> int:
-        import sys
-
-        try:
-            server_source = inspect.getsource(type(server))
-        except (OSError, TypeError):
-            server_source = ""
-        worker = getattr(sys.modules.get("__main__"), "prompt_worker", None)
-        try:
-            worker_source = inspect.getsource(worker) if worker is not None else ""
-        except (OSError, TypeError):
-            worker_source = ""
-        return detect_item_length(server_source, worker_source)
 
     def schemas(self, class_type: str) -> dict[str, Any] | None:
         cls = self.node_classes.get(class_type)
@@ -272,25 +307,57 @@ class ComfyHost:
 
     def add_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
         """Call ``listener`` on every queue change; ``stream``: a running stream (status
-        broadcasts are coalesced while there is one)."""
+        broadcasts are coalesced while there is one). The first listener installs the patches
+        on ComfyUI's server (docs/comfyui.md, "What the pack changes in ComfyUI's process")."""
         self.coalescer.listeners.append(listener)
         if stream:
             self.coalescer.streams += 1
+        self._update_patches()
 
     def remove_listener(self, listener: Callable[[], object], *, stream: bool = True) -> None:
+        """The last listener gone (and no prompt of ours left to clean up): patches undone."""
         if listener in self.coalescer.listeners:
             self.coalescer.listeners.remove(listener)
-            if not stream:
+            if stream:
+                self.coalescer.streams -= 1
+                if self.coalescer.streams == 0:
+                    self.coalescer.original()  # editors see the final queue state at once
+            self._update_patches()
+
+    def patches(self) -> dict[str, Any]:
+        """For the status page: which of ComfyUI's server attributes are replaced now."""
+        return {
+            "queue_updated": self.coalescer.patch.installed,
+            "send_sync": self.quiet is not None and self.quiet.patch.installed,
+            "log_filter": self.log_filter in logging.getLogger().filters,
+            "installs": self.installs,
+        }
+
+    def _update_patches(self) -> None:
+        """Installed while a listener or an orphaned prompt of ours exists, undone after."""
+        with self._patch_lock:
+            busy = bool(self.coalescer.listeners or self._orphans)
+            if busy == self._patched:
                 return
-            self.coalescer.streams -= 1
-            if self.coalescer.streams == 0:
-                self.coalescer.original()  # editors see the final queue state at once
+            self._patched = busy
+            root = logging.getLogger()
+            patches = [self.coalescer.patch] + ([self.quiet.patch] if self.quiet else [])
+            if busy:
+                self.installs += 1
+                for patch in patches:
+                    patch.install()
+                root.addFilter(self.log_filter)
+            else:
+                for patch in patches:
+                    patch.uninstall()
+                root.removeFilter(self.log_filter)
 
     def forget(self, prompt_id: str) -> None:
         """Remove this prompt's history entry now, or as soon as it finishes."""
         with self.queue.mutex:
             if self.queue.history.pop(prompt_id, None) is None:
                 self._orphans.add(prompt_id)
+        self._update_patches()
 
     def _drop_orphans(self) -> None:
         if not self._orphans:
@@ -299,3 +366,5 @@ class ComfyHost:
             for pid in [p for p in self._orphans if p in self.queue.history]:
                 del self.queue.history[pid]
                 self._orphans.discard(pid)
+        if not self._orphans:
+            self._update_patches()

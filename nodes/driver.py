@@ -5,6 +5,7 @@ for every frame by one of two executors: by default (``private``) the stream's o
 ``PromptExecutor`` inside a lease prompt that holds ComfyUI's worker (``lease.py``,
 ``private_exec.py``); with ``queue`` (``TRICKLE_EXECUTOR=queue``, or a ComfyUI whose executor does
 not fit the adapter) one prompt per frame in ComfyUI's own queue (``queue_frames.py``, docs/comfyui.md).
+The settings (executor, frame plans, output digests) come from the ``RunnerConfig`` read at start.
 ``TrickleInput`` takes the frame, ``TrickleOutput`` puts the result on the output queue with the
 input's pts. A failing frame becomes an ``error`` event and the input frame is published in its
 place, so the stream keeps going and recovers when the workflow does. Updates are validated and
@@ -16,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..trickle.config import RunnerConfig
 from ..trickle.errors import ValidationError
 from ..trickle.logtext import printable
 from ..trickle.session.processor import FrameIO, ProcessorState
@@ -39,16 +40,6 @@ from .warmup import warm_up, warm_up_size
 log = logging.getLogger(__name__)
 
 ERROR_REPORT_INTERVAL = 5.0  # the same failure is reported at most this often
-EXECUTORS = ("private", "queue")
-
-
-def executor_mode(value: str | None = None) -> str:
-    """``TRICKLE_EXECUTOR`` (or ``value``): ``private`` (default) or ``queue``."""
-    raw = os.environ.get("TRICKLE_EXECUTOR", "") if value is None else value
-    mode = raw.strip().lower() or "private"
-    if mode not in EXECUTORS:
-        raise ValidationError("TRICKLE_EXECUTOR", " or ".join(EXECUTORS), raw)
-    return mode
 
 
 class ComfyProcessor:
@@ -61,7 +52,7 @@ class ComfyProcessor:
         store: WorkflowStore | None = None,
         ahead: int = 2,
         frame_wait: float = 1.0,
-        executor: str | None = None,
+        config: RunnerConfig | None = None,
     ) -> None:
         self._host_factory = host
         self._params = params
@@ -69,7 +60,7 @@ class ComfyProcessor:
         self._store = store
         self.ahead = max(1, ahead)
         self.frame_wait = frame_wait
-        self._executor_choice = executor
+        self._config = config or RunnerConfig()
         self.executor = "queue"  # the one in use, known once loaded
         self._runner: LeaseRunner | None = None
         self._job: LeaseJob | None = None
@@ -132,7 +123,9 @@ class ComfyProcessor:
 
     async def start(self, io: FrameIO) -> None:
         self._io = io
-        self._binding = StreamBinding(io, frame_wait=self.frame_wait)
+        self._binding = StreamBinding(
+            io, frame_wait=self.frame_wait, digests=self._config.output_digests
+        )
         if self._params is None:
             self._params = dict(io.params)
         self._task = asyncio.get_running_loop().create_task(
@@ -163,7 +156,9 @@ class ComfyProcessor:
         self._loop = asyncio.get_running_loop()
         gc_freeze.stream_started()  # before the warm-up: its first prompt lets ComfyUI collect
         self._gc_frozen = True
-        workflow, source = select_workflow(self._params, self._model_id, self._store)
+        workflow, source = select_workflow(
+            self._params, self._model_id, self._store, self._config.workflow
+        )
         notes: list[str] = []
         try:
             notes = await self._set_workflow(workflow)
@@ -197,13 +192,8 @@ class ComfyProcessor:
 
     def _choose_executor(self, host: ComfyHost) -> None:
         assert self._binding is not None
-        try:
-            mode = executor_mode(self._executor_choice)
-        except ValidationError as exc:
-            self._report_error(f"executor setting refused: {exc}", exc.as_dict())
-            mode = "private"
-        if mode == "private":
-            runner, reason = LeaseRunner.get(host)
+        if self._config.executor == "private":
+            runner, reason = LeaseRunner.get(host, self._config.frame_plan)
             if runner is None:
                 self._io_info("private executor unavailable, using ComfyUI's queue", reason)
             else:

@@ -48,12 +48,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..trickle.errors import ValidationError
 from .bindings import Ticket
 from .comfy_host import CLIENT_ID, PromptResult
 from .graph import INPUT_NODE, OUTPUT_NODE, Workflow, is_link
@@ -340,16 +338,6 @@ def node_key(node_id: str) -> tuple[int, str]:
 # when no plan is made (``PlanRefused``, with the reason).
 
 FRESH = frozenset({INPUT_NODE, OUTPUT_NODE})  # change on every frame by definition
-SWITCH_VALUES = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
-
-
-def plans_enabled(value: str | None = None) -> bool:
-    """``TRICKLE_FRAME_PLAN`` (or ``value``): on (default) or off."""
-    raw = os.environ.get("TRICKLE_FRAME_PLAN", "") if value is None else value
-    text = raw.strip().lower() or "on"
-    if text not in SWITCH_VALUES:
-        raise ValidationError("TRICKLE_FRAME_PLAN", "on or off", raw)
-    return SWITCH_VALUES[text]
 
 
 class PlanRefused(Exception):
@@ -408,12 +396,10 @@ class PlanMaker:
         self.server = server
 
     @classmethod
-    def for_comfyui(cls, server: Any) -> tuple[PlanMaker | None, str | None]:
-        try:
-            if not plans_enabled():
-                return None, "TRICKLE_FRAME_PLAN is off"
-        except ValidationError as exc:
-            log.warning("trickle-live: %s; frame plans stay on", exc)
+    def for_comfyui(cls, server: Any, enabled: bool = True) -> tuple[PlanMaker | None, str | None]:
+        """``enabled``: ``RunnerConfig.frame_plan`` (``TRICKLE_FRAME_PLAN``)."""
+        if not enabled:
+            return None, "TRICKLE_FRAME_PLAN is off"
         comfy, reason = ComfyFunctions.for_comfyui()
         if comfy is None:
             return None, reason

@@ -83,16 +83,17 @@ class LeaseRunner:
         self._rr = 0
 
     @classmethod
-    def get(cls, host: ComfyHost) -> tuple[LeaseRunner | None, str | None]:
-        """The runner of this ComfyUI, or (None, why) when its executor does not fit."""
+    def get(cls, host: ComfyHost, plans: bool = True) -> tuple[LeaseRunner | None, str | None]:
+        """The runner of this ComfyUI, or (None, why) when its executor does not fit; ``plans``:
+        frame plans on (``RunnerConfig.frame_plan``)."""
         if cls._instance is None or cls._instance.host is not host:
             execution, reason = PrivateExecution.for_comfyui(host.server)
             if execution is None:
                 return None, reason
-            plans, off = PlanMaker.for_comfyui(host.server)
-            if plans is None:
+            maker, off = PlanMaker.for_comfyui(host.server, plans)
+            if maker is None:
                 log.info("trickle-live: frame plans off (%s)", off)
-            cls._instance = cls(host, execution, plans, off or "")
+            cls._instance = cls(host, execution, maker, off or "")
         return cls._instance, None
 
     @classmethod
@@ -157,13 +158,13 @@ class LeaseRunner:
                 self._wake.clear()
                 self._look_at_lease()
         finally:
-            self.host.remove_listener(waker, stream=False)
             lease, self.lease_id = self.lease_id, None
             if lease is not None:
                 self.host.cancel_queued({lease})
                 if self.host.take_result(lease) is None:
                     self.host.forget(lease)  # still running: its entry goes when it finishes
                 self._issued.discard(lease)
+            self.host.remove_listener(waker, stream=False)  # after forget: hooks stay till then
 
     def _queue_lease(self) -> None:
         lease = f"{PROMPT_PREFIX}lease-{uuid.uuid4().hex}"
@@ -260,7 +261,6 @@ class LeaseRunner:
                 self._rr = index + 1
                 job.busy = True
                 job.binding.latest_input = frame
-                job.binding.frames_taken += 1
                 return job, job.ticket(frame), None
         return None
 

@@ -51,7 +51,6 @@ class LocalTestStream:
         self.received: list[VideoFrame] = []
         self.latencies: list[float] = []
         self.started_at = 0.0
-        self.finished_at = 0.0
         self.last_output_at = 0.0
         self.done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -82,7 +81,6 @@ class LocalTestStream:
             log.warning("local test stream: outputs still missing after the input ended")
         finally:
             self.io.input.close()
-            self.finished_at = time.monotonic()
             await self.processor.stop()
             self.output.close()
             reader.cancel()

@@ -13,12 +13,12 @@ ComfyUI it comes from ``nodes.NODE_CLASS_MAPPINGS``, in tests from a plain dict.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..trickle.errors import ValidationError
+from ..trickle.validation import boolean, choice, finite, in_range, integer, number, string
 from .graph import PARAM_NODES, Workflow, is_link, live_params, looks_like_workflow, parse_workflow
 
 Schemas = Callable[[str], dict[str, Any] | None]
@@ -71,17 +71,12 @@ def _input_spec(schema: dict[str, Any], name: str) -> tuple[Any, dict[str, Any]]
 
 
 def _number(field_: str, kind: str, value: Any, opts: dict[str, Any]) -> int | float:
-    ok_types: tuple[type, ...] = (int,) if kind == "INT" else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_types):
-        if kind == "INT" and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValidationError(field_, "an integer" if kind == "INT" else "a number", value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(field_, "a finite number", value)
+    if kind == "INT":
+        value = integer(field_, value, whole_floats=True)
+    else:
+        value = finite(field_, number(field_, value))
     low, high = opts.get("min"), opts.get("max")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValidationError(field_, f"a value in [{low}, {high}]", value)
+    in_range(field_, value, low, high)
     return int(value) if kind == "INT" else float(value)
 
 
@@ -89,21 +84,13 @@ def validate_value(field_: str, spec: tuple[Any, dict[str, Any]], value: Any) ->
     """Check ``value`` against one input's declared type and range; returns the coerced value."""
     kind, opts = spec
     if isinstance(kind, list) or kind == "COMBO":
-        choices = kind if isinstance(kind, list) else opts.get("options", [])
-        if value not in choices:
-            shown = ", ".join(map(str, choices[:10])) + (" ..." if len(choices) > 10 else "")
-            raise ValidationError(field_, f"one of [{shown}]", value)
-        return value
+        return choice(field_, value, kind if isinstance(kind, list) else opts.get("options", []))
     if kind in ("INT", "FLOAT"):
         return _number(field_, kind, value, opts)
     if kind == "STRING":
-        if not isinstance(value, str):
-            raise ValidationError(field_, "a string", value)
-        return value
+        return string(field_, value)
     if kind == "BOOLEAN":
-        if not isinstance(value, bool):
-            raise ValidationError(field_, "true or false", value)
-        return value
+        return boolean(field_, value)
     raise ValidationError(field_, f"a link of type {kind} (not settable by an update)", value)
 
 

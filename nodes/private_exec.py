@@ -65,13 +65,35 @@ def unsupported(execution: Any, progress: Any) -> str | None:
     return None
 
 
+class _ProbePrompt:
+    """A ``DynamicPrompt`` stand-in holding one ``TrickleInput`` with a preset ``is_changed``."""
+
+    def __init__(self, preset: list[str]) -> None:
+        self.preset = preset
+
+    def get_node(self, node_id: str) -> dict[str, Any]:
+        return {"class_type": "TrickleInput", "inputs": {}, "is_changed": self.preset}
+
+
 def reads_is_changed(execution: Any) -> bool:
-    """Does this ComfyUI take ``node["is_changed"]`` from the prompt instead of asking the node?"""
+    """Does this ComfyUI take ``node["is_changed"]`` from the prompt instead of asking the node?
+
+    Asked by behaviour: ``IsChangedCache.get`` on a prompt whose ``TrickleInput`` carries a
+    preset answer. v0.8.0 returns the preset before its first ``await``; a ComfyUI that asks the
+    node instead (or any failure) answers no, and the stream runs without the shortcut."""
+    preset = ["trickle-live probe"]
     try:
-        source = inspect.getsource(execution.IsChangedCache.get)
-    except (AttributeError, OSError, TypeError):
+        step = execution.IsChangedCache("trickle-probe", _ProbePrompt(preset), None).get("1")
+    except Exception:  # no such class, another signature: no shortcut
         return False
-    return '"is_changed" in node' in source
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value is preset
+    except Exception:  # it asked the node, which failed without its inputs: not the shortcut
+        return False
+    step.close()  # it awaits something, so it did not simply read the preset
+    return False
 
 
 def cache_settings(execution: Any, args: Any) -> tuple[Any, dict[str, Any]]:
@@ -107,6 +129,7 @@ class PrivateExecution:
         self.progress = progress
         self.cache_type, self.cache_args = cache_settings(execution, args)
         self.preset_is_changed = reads_is_changed(execution)
+        log.info("trickle-live: is_changed preset in frame prompts: %s", self.preset_is_changed)
         self._serial = 0
         self.last_prompt: Workflow = {}  # the last run's prompt: ComfyUI wrote ``is_changed`` in it
 

@@ -110,8 +110,9 @@ def find_named(name: str, store: WorkflowStore | None) -> Workflow | None:
     return saved if saved is not None else load_bundled(name)
 
 
-def _env_default(store: WorkflowStore | None) -> tuple[Workflow, str] | None:
-    value = os.environ.get("TRICKLE_WORKFLOW", "").strip()
+def _configured_default(value: str, store: WorkflowStore | None) -> tuple[Workflow, str] | None:
+    """``TRICKLE_WORKFLOW`` (``RunnerConfig.workflow``): a saved or bundled name, or a file."""
+    value = value.strip()
     if not value:
         return None
     found = find_named(value, store)
@@ -125,9 +126,13 @@ def _env_default(store: WorkflowStore | None) -> tuple[Workflow, str] | None:
 
 
 def select_workflow(
-    params: dict[str, Any] | None, model_id: str | None, store: WorkflowStore | None
+    params: dict[str, Any] | None,
+    model_id: str | None,
+    store: WorkflowStore | None,
+    configured: str = "",
 ) -> tuple[Workflow, str]:
-    """The workflow a new stream runs, and where it came from (for events and logs)."""
+    """The workflow a new stream runs, and where it came from (for events and logs);
+    ``configured``: ``RunnerConfig.workflow`` (``TRICKLE_WORKFLOW``)."""
     params = params or {}
     for key in ("prompt", "prompts"):
         if looks_like_workflow(params.get(key)):
@@ -141,9 +146,9 @@ def select_workflow(
         found = find_named(default, store)
         if found is not None:
             return found, f"default live workflow {default!r}"
-    from_env = _env_default(store)
-    if from_env is not None:
-        return from_env
+    from_config = _configured_default(configured, store)
+    if from_config is not None:
+        return from_config
     bundled = load_bundled(PASSTHROUGH)
     if bundled is None:
         raise ValidationError(

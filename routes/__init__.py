@@ -1,9 +1,9 @@
 """The pack's HTTP surface inside ComfyUI's PromptServer (and on any bare aiohttp app for tests).
 
-``register(target, api, store, ...)`` mounts the runner, BYOC and pack routes (``trickle/runner``)
-plus the live-workflow and test-stream routes on a ``web.Application``, its router or a
-``RouteTableDef``; ``routes.comfy.register_in_comfyui`` does it on ``PromptServer.instance`` with
-the path checks.
+``register_pack(target, store, ...)`` mounts the live-workflow and test-stream routes on a
+``web.Application``, its router or a ``RouteTableDef``; ``routes.comfy.register_in_comfyui``
+mounts them with the runner, BYOC and pack routes (``trickle/runner``) on
+``PromptServer.instance``, with the path checks.
 """
 
 from __future__ import annotations
@@ -60,27 +60,3 @@ def register_pack(
     if factory is not None:
         specs += DirectStreamRoutes(factory).specs()
     return add_routes(target, specs, skip, token)
-
-
-def register(
-    target: Any,
-    api: Any,
-    store: WorkflowStore,
-    *,
-    validate: Validate | None = None,
-    factory: Factory | None = None,
-    skip: Skip | None = None,
-    api_aliases: bool = True,
-) -> Any:
-    """Mount every route; ``skip(method, path)`` True leaves a route out (the path is taken).
-
-    ``api`` is a ``trickle.runner.api.RunnerAPI``. ``api_aliases``: also serve ``/api/stream/*``
-    (off inside ComfyUI, which adds ``/api`` twins itself). Returns the runner's ``Mounted``.
-    """
-    from ..trickle.runner.routes import mount
-
-    mounted = mount(target, api, api_aliases=api_aliases, skip=skip)
-    register_pack(
-        target, store, validate=validate, factory=factory, skip=skip, token=lambda: api.config.token
-    )
-    return mounted

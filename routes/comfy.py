@@ -4,11 +4,17 @@ ComfyUI turns ``PromptServer.instance.routes`` into app routes after every pack 
 adds an ``/api`` twin of each; two packs registering one method and path stop ComfyUI from
 starting. So every path (and its ``/api`` twin) is checked against what is already registered —
 core, other packs — and a taken one is skipped with a warning instead of duplicated.
+
+The ``TRICKLE_*`` configuration is read here, once: an invalid value is one ERROR line naming the
+variable, the expected and the received value, and the pack then serves no stream (only
+``GET /trickle/status``, answering 503 with that error) until it is fixed and ComfyUI restarted.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -19,6 +25,9 @@ from ..nodes.driver import ComfyProcessor
 from ..nodes.graph import Workflow
 from ..nodes.lease import LeaseRunner
 from ..nodes.store import WorkflowStore
+from ..trickle.config import RunnerConfig
+from ..trickle.errors import ValidationError
+from ..trickle.runner.http import error_response
 from . import Skip, register_pack
 from .live_runner import install_guard, setup_live_runner
 from .panel import panel_settings, register_panel
@@ -59,9 +68,13 @@ def path_checker(taken: set[tuple[str, str]]) -> Skip:
     return skip
 
 
-def comfy_factory(store: WorkflowStore) -> Callable[[dict[str, Any], str], ComfyProcessor]:
+def comfy_factory(
+    store: WorkflowStore, config: RunnerConfig
+) -> Callable[[dict[str, Any], str], ComfyProcessor]:
+    """Stream processors that run the workflow in ComfyUI, with the settings read at start."""
+
     def factory(params: dict[str, Any], model_id: str) -> ComfyProcessor:
-        return ComfyProcessor(params=dict(params), model_id=model_id, store=store)
+        return ComfyProcessor(params=dict(params), model_id=model_id, store=store, config=config)
 
     return factory
 
@@ -77,8 +90,16 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     install_guard(server.app)  # first: ComfyUI's port refuses proxied live-runner traffic
     before = len(list(server.routes))
     skip = path_checker(taken_routes(server))
-    factory = comfy_factory(store)
+    try:
+        config = RunnerConfig.from_env()  # the one read of the TRICKLE_* variables
+    except ValidationError as exc:
+        log.error("trickle-live: configuration error: %s; no stream is served until it is"
+                  " fixed and ComfyUI restarted", exc)  # fmt: skip
+        refuse_streams(server.routes, exc, skip)
+        return
+    factory = comfy_factory(store, config)
     settings = panel_settings(store)  # the editor panel's runner settings (user directory)
+    settings.base = config
     count = register_pack(
         server.routes,
         store,
@@ -94,6 +115,17 @@ def register_in_comfyui(store: WorkflowStore) -> None:
     count += register_panel(server.routes, store, settings, skip=skip)[0]
     install_json_errors(server.app, list(server.routes)[before:])
     log.info("trickle-live: %d routes registered", count)
+
+
+def refuse_streams(routes: Any, error: ValidationError, skip: Skip) -> None:
+    """With an invalid configuration: no runner, BYOC, pack or live-runner route; only
+    ``GET /trickle/status``, answering 503 with the error (field, expected, received)."""
+
+    async def status(request: web.Request) -> web.Response:
+        return error_response(503, f"configuration error: {error}", **error.as_dict())
+
+    if not skip("GET", "/trickle/status"):
+        routes.get("/trickle/status")(status)
 
 
 def install_json_errors(app: web.Application, ours: list[Any]) -> None:
@@ -145,9 +177,24 @@ def comfy_status(manager: Any) -> dict[str, Any]:
     return {
         "queue_item_fields": host.item_length if host else None,
         "status_broadcasts_coalesced": host.coalescer.suppressed if host else 0,
+        "host_patches": host_patches(host),
         "private_executor": runner.stats() if runner is not None else None,
         "models_loaded": loaded_models(),
         "streams": streams,
+    }
+
+
+def host_patches(host: ComfyHost | None) -> dict[str, Any]:
+    """What the pack has changed in ComfyUI's process right now (docs/comfyui.md): the server
+    hooks, objects kept out of the garbage collector, the interpreter's switch interval."""
+    hooks = host.patches() if host is not None else {}
+    return {
+        "queue_updated": hooks.get("queue_updated", False),
+        "send_sync": hooks.get("send_sync", False),
+        "log_filter": hooks.get("log_filter", False),
+        "installs": hooks.get("installs", 0),
+        "gc_frozen_objects": gc.get_freeze_count(),
+        "switch_interval_ms": round(sys.getswitchinterval() * 1e3, 3),
     }
 
 

@@ -154,16 +154,20 @@ def setup_live_runner(
         return lambda: {"enabled": False, "error": message}
     if not cfg.port:
         return lambda: {"enabled": False, "how": "set TRICKLE_LR_PORT to serve it on its own port"}
-    runner = ComfyLiveRunner(cfg, manager, describe=lambda: describe_live_workflow(store, cfg))
+    runner = ComfyLiveRunner(
+        cfg, manager, describe=lambda: describe_live_workflow(store, cfg, manager.config.workflow)
+    )
     runner.attach(app)
     return runner.status
 
 
-def describe_live_workflow(store: WorkflowStore, cfg: LiveRunnerConfig) -> dict[str, Any]:
+def describe_live_workflow(
+    store: WorkflowStore, cfg: LiveRunnerConfig, configured: str = ""
+) -> dict[str, Any]:
     """The workflow a live-runner session starts with when its start names none (the same
     choice a stream makes: a workflow named like the model id, the default live workflow,
     ``TRICKLE_WORKFLOW``, else passthrough), and its live parameters from its parameter nodes."""
-    workflow, source = select_workflow({}, cfg.model_id, store)
+    workflow, source = select_workflow({}, cfg.model_id, store, configured)
     if source.startswith("workflow named like model_id"):
         name = cfg.model_id
     elif source.startswith("default live workflow"):

@@ -29,6 +29,7 @@ from ..trickle.config import RunnerConfig
 from ..trickle.errors import ValidationError
 from ..trickle.runner.csrf import has_token
 from ..trickle.runner.http import ApiError, Handler, guarded, json_ok, read_json, validation_error
+from ..trickle.validation import boolean, integer, number, string, string_list
 
 log = logging.getLogger(__name__)
 
@@ -50,33 +51,33 @@ RUNNER_PATH = "/trickle/runner"
 def _coerce(key: str, value: Any) -> Any:
     kind = EDITABLE[key]
     if kind is bool:
-        if not isinstance(value, bool):
-            raise ValidationError(key, "true or false", value)
-        return value
+        return boolean(key, value)
     if kind is tuple:
-        if isinstance(value, str):
-            value = [part for part in value.split(",")]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValidationError(key, "a list of host names (or a comma-separated string)", value)
-        return tuple(v.strip() for v in value if v.strip())
+        return string_list(key, value, "a list of host names (or a comma-separated string)")
     if kind is str:
-        if not isinstance(value, str) or len(value) > 256:
-            raise ValidationError(key, "a string of at most 256 characters", value)
-        return value.strip()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(key, "a number", value)
-    if kind is int and value != int(value):
-        raise ValidationError(key, "an integer", value)
-    return kind(value)
+        return string(key, value, "a string of at most 256 characters", max_len=256).strip()
+    amount = number(key, value)
+    if kind is int:
+        return integer(key, value, whole_floats=True)
+    return amount
 
 
 class RunnerSettings:
     """The saved settings, the effective configuration, and the live runner they apply to."""
 
-    def __init__(self, path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path, env: dict[str, str] | None = None, base: RunnerConfig | None = None
+    ) -> None:
         self.path = Path(path)
         self.env = env
+        self.base = base  # the environment's configuration, read once (on first use if None)
         self.targets: list[Any] = []  # objects with a ``config`` attribute (RunnerAPI, manager)
+
+    def environment(self) -> RunnerConfig:
+        """The configuration from the environment and the defaults, read once."""
+        if self.base is None:
+            self.base = RunnerConfig.from_env(self.env)
+        return self.base
 
     def saved(self) -> dict[str, Any]:
         try:
@@ -97,7 +98,7 @@ class RunnerSettings:
 
     def effective(self) -> RunnerConfig:
         """Environment and defaults, overridden by the saved settings."""
-        base = RunnerConfig.from_env(self.env)
+        base = self.environment()
         try:
             return base.with_overrides(**self.saved())
         except ValidationError as exc:
@@ -118,7 +119,7 @@ class RunnerSettings:
                 values.pop(key, None)
             else:
                 values[key] = _coerce(key, value)
-        config = RunnerConfig.from_env(self.env).with_overrides(**values)  # validates
+        config = self.environment().with_overrides(**values)  # validates
         self._write(values)
         for target in self.targets:
             target.config = config
@@ -130,8 +131,6 @@ class RunnerSettings:
         env = os.environ if self.env is None else self.env
         result = {}
         for item in fields(RunnerConfig):
-            if item.name == "extra":
-                continue
             if item.name in saved:
                 result[item.name] = "settings"
             elif f"TRICKLE_{item.name.upper()}" in env:

@@ -1,23 +1,35 @@
 """Runner configuration: one frozen, typed object, read from the environment or built in code.
 
-Every setting has a documented default that serves the documented flow with zero configuration
-(docs/runner.md). ``RunnerConfig.from_env()`` reads ``TRICKLE_*`` variables (and, as fallbacks, the
-names users know from ai-runner and comfystream); tests build ``RunnerConfig(...)`` directly with
-shortened timers. Invalid values raise :class:`ValidationError` naming the variable.
+Every ``TRICKLE_*`` setting of the pack is a field here (the live runner's ``TRICKLE_LR_*`` are
+``liverunner/config.py``'s), with a documented default that serves the documented flow with zero
+configuration (docs/runner.md, README "Configuration"). ``RunnerConfig.from_env()`` reads the
+variables once at start (and, as fallbacks, the names users know from ai-runner and comfystream);
+the standalone runner and the pack inside ComfyUI pass the object on from there; tests build
+``RunnerConfig(...)`` directly with shortened timers. An invalid value raises
+:class:`ValidationError` naming the variable, what was expected and what was received: the
+standalone runner exits 2, ComfyUI logs one ERROR line and the pack serves no stream. Unknown
+``TRICKLE_*`` variables are logged as a warning (a typo is not silent).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .channel_url import DEFAULT_CHANNEL_PATHS, ChannelUrlPolicy
-from .envparse import convert_env
 from .errors import ValidationError
+from .validation import choice, from_text, in_range, require
+
+log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EXECUTORS = ("private", "queue")  # how ComfyUI runs each frame (docs/comfyui.md)
+MAX_OUTPUT_DIGESTS = 100_000
+OTHER_OWNERS = ("TRICKLE_LR_",)  # variables of another configuration object (liverunner/config.py)
+TOOLING = ("TRICKLE_CHECKPOINT_CACHE", "TRICKLE_SCREENSHOTS", "TRICKLE_THUMBNAILS")  # tests' own
 
 
 @dataclass(frozen=True)
@@ -46,59 +58,83 @@ class RunnerConfig:
     byoc_currency: str = "wei"
     byoc_register_interval: float = 60.0
     log_level: str = "INFO"
-    extra: Mapping[str, str] = field(default_factory=dict)  # unknown TRICKLE_* seen (logged)
+    # inside ComfyUI only (the standalone runner checks them and has no use for them)
+    executor: str = "private"  # private (a lease prompt, a private executor per stream) | queue
+    frame_plan: bool = True  # private executor: run only the frame-dependent nodes per frame
+    output_digests: int = 0  # sha1s of the last N published pictures per stream in the status
 
     def __post_init__(self) -> None:
-        _check(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
+        require(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
+        choice("executor", self.executor, EXECUTORS, " or ".join(EXECUTORS))
+        expected = f"an integer from 0 to {MAX_OUTPUT_DIGESTS}"
+        in_range("output_digests", self.output_digests, 0, MAX_OUTPUT_DIGESTS, expected)
         for name in ("stale_timeout", "input_timeout", "status_interval", "byoc_register_interval"):
             value = getattr(self, name)
-            _check(value > 0, name, "a number of seconds > 0", value)
-        _check(
+            require(value > 0, name, "a number of seconds > 0", value)
+        require(
             self.max_body_bytes >= 1024, "max_body_bytes", "an integer >= 1024", self.max_body_bytes
         )
-        _check(self.byoc_price >= 0, "byoc_price", "an integer >= 0", self.byoc_price)
-        _check(
+        require(self.byoc_price >= 0, "byoc_price", "an integer >= 0", self.byoc_price)
+        require(
             self.byoc_price_scaling >= 1,
             "byoc_price_scaling",
             "an integer >= 1",
             self.byoc_price_scaling,
         )
-        _check(
+        require(
             bool(self.channel_paths)
             and all(p == "*" or p.startswith("/") for p in self.channel_paths),
             "channel_paths",
             "path prefixes starting with / (or *)",
             list(self.channel_paths),
         )
-        _check(
+        require(
             self.log_level.upper() in LOG_LEVELS, "log_level", "|".join(LOG_LEVELS), self.log_level
         )
         if self.byoc_orch_url:
-            _check(
+            require(
                 self.byoc_orch_url.startswith(("http://", "https://")),
                 "byoc_orch_url",
                 "an http(s) URL",
                 self.byoc_orch_url,
             )
-            _check(bool(self.byoc_orch_secret), "byoc_orch_secret", "the orchestrator secret", "")
+            require(bool(self.byoc_orch_secret), "byoc_orch_secret", "the orchestrator secret", "")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RunnerConfig:
-        """Read the environment (``os.environ`` by default); keyword overrides win."""
+        """Read the environment (``os.environ`` by default); keyword overrides win.
+
+        An invalid value raises :class:`ValidationError` whose field is the variable read
+        (``TRICKLE_CAPACITY``, or the fallback name that was set); a keyword override keeps
+        the field's name. Unknown ``TRICKLE_*`` variables are logged as a warning."""
         source = os.environ if env is None else env
+        defaults = cls()
         values: dict[str, Any] = {}
+        read: dict[str, str] = {}  # field -> the variable its value came from
         for item in fields(cls):
-            if item.name == "extra":
-                continue
-            raw = _lookup(source, item.name)
-            if raw is not None:
-                values[item.name] = _convert(item.name, raw, getattr(cls(), item.name))
+            found = _lookup(source, item.name)
+            if found is not None:
+                read[item.name], raw = found
+                values[item.name] = _convert(item.name, read[item.name], raw, defaults)
         known = {f"TRICKLE_{f.name.upper()}" for f in fields(cls)}
-        values["extra"] = {
-            k: v for k, v in source.items() if k.startswith("TRICKLE_") and k not in known
-        }
+        unknown = sorted(
+            k for k in source if k.startswith("TRICKLE_") and k not in known
+            and k not in TOOLING and not k.startswith(OTHER_OWNERS)
+        )  # fmt: skip
+        if unknown:
+            log.warning(
+                "trickle-live: unknown settings ignored: %s (see README, Configuration)",
+                ", ".join(unknown),
+            )
         values.update(overrides)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            names = {f.name for f in fields(cls)}
+            if exc.field not in names or exc.field in overrides:
+                raise
+            variable = read.get(exc.field, f"TRICKLE_{exc.field.upper()}")
+            raise ValidationError(variable, exc.expected, exc.received) from None
 
     def with_overrides(self, **changes: Any) -> RunnerConfig:
         return replace(self, **changes)
@@ -106,7 +142,6 @@ class RunnerConfig:
     def public(self) -> dict[str, Any]:
         """The effective values for status pages: secrets replaced by whether they are set."""
         shown = asdict(self)
-        shown.pop("extra", None)
         for secret in ("token", "byoc_orch_secret"):
             shown[secret] = "(set)" if shown[secret] else ""
         shown["allowed_hosts"] = list(self.allowed_hosts)
@@ -137,18 +172,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _lookup(env: Mapping[str, str], name: str) -> str | None:
+def _lookup(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(variable, stripped text) of the first of the field's names that is set, or None."""
     for key in (f"TRICKLE_{name.upper()}", *_ALIASES.get(name, ())):
         value = env.get(key)
         if value is not None and value.strip() != "":
-            return value.strip()
+            return key, value.strip()
     return None
 
 
-def _convert(name: str, raw: str, default: Any) -> Any:
-    return convert_env(f"TRICKLE_{name.upper()}", raw, default)
-
-
-def _check(ok: bool, name: str, expected: str, received: Any) -> None:
-    if not ok:
-        raise ValidationError(name, expected, received)
+def _convert(name: str, variable: str, raw: str, defaults: RunnerConfig) -> Any:
+    if name == "executor":
+        return raw.lower()  # the choice itself is checked with the others (__post_init__)
+    return from_text(variable, raw, getattr(defaults, name))

@@ -114,4 +114,4 @@ def test_shaper_scales_to_cover_and_crops_the_centre() -> None:
     assert small.shape == (120, 320, 3)
     assert abs(int(small[60, 160, 0]) - int(image[240, 320, 0])) <= 3
     same = FrameShaper(640, 480)
-    assert same.shape(image) is image and same.resized == 0
+    assert same.shape(image) is image

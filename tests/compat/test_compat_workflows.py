@@ -64,10 +64,7 @@ async def test_version_and_hardware_echo_the_configured_model_id(
         assert body["pipeline"] == "live-video-to-video"
 
 
-def test_model_id_selects_a_saved_workflow_else_the_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TRICKLE_WORKFLOW", raising=False)
+def test_model_id_selects_a_saved_workflow_else_the_default(tmp_path: Path) -> None:
     store = WorkflowStore(tmp_path / "workflows")
     store.save("streamdiffusion", PRIMARY_INVERT)
     assert select_workflow({}, "streamdiffusion", store) == (
@@ -87,26 +84,22 @@ def test_model_id_selects_a_saved_workflow_else_the_default(
     assert chosen == (TENSOR_PASSTHROUGH, "params.prompts")
 
 
-def test_trickle_workflow_names_a_saved_workflow_or_a_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_trickle_workflow_names_a_saved_workflow_or_a_file(tmp_path: Path) -> None:
     store = WorkflowStore(tmp_path / "workflows")
     path = tmp_path / "my-workflow.json"
     path.write_text(as_text(LOADIMAGE_INVERT_PREVIEW))
-    monkeypatch.setenv("TRICKLE_WORKFLOW", str(path))
-    workflow, source = select_workflow({}, "comfystream", store)
+    workflow, source = select_workflow({}, "comfystream", store, str(path))
     assert (workflow, source) == (LOADIMAGE_INVERT_PREVIEW, f"file {path}")
     store.save("nightly", TENSOR_PASSTHROUGH)
-    monkeypatch.setenv("TRICKLE_WORKFLOW", "nightly")
-    assert select_workflow({}, "comfystream", store) == (
+    assert select_workflow({}, "comfystream", store, "nightly") == (
         TENSOR_PASSTHROUGH,
         "TRICKLE_WORKFLOW=nightly",
     )
     store.set_default("nightly")  # the editor's choice wins over the environment
-    assert select_workflow({}, None, store)[1] == "default live workflow 'nightly'"
+    assert select_workflow({}, None, store, "nightly")[1] == "default live workflow 'nightly'"
     store.set_default(None)
-    monkeypatch.setenv("TRICKLE_WORKFLOW", str(tmp_path / "missing.json"))
-    assert select_workflow({}, None, store)[1] == "bundled passthrough"  # logged, ignored
+    missing = str(tmp_path / "missing.json")
+    assert select_workflow({}, None, store, missing)[1] == "bundled passthrough"  # logged, ignored
     assert RunnerConfig.from_env({"TRICKLE_WORKFLOW": "nightly"}).workflow == "nightly"
 
 

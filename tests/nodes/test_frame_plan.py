@@ -21,10 +21,8 @@ from trickle_live.nodes.frame_plan import (
     Step,
     Watch,
     live_order,
-    plans_enabled,
     unsupported,
 )
-from trickle_live.trickle.errors import ValidationError
 from trickle_live.trickle.media.frame_queue import FrameQueue
 from trickle_live.trickle.session.processor import FrameIO
 
@@ -89,15 +87,9 @@ def test_live_order_refuses_broken_graphs(workflow: dict[str, Any], message: str
         live_order(workflow, ["3" if "3" in workflow else "1"])
 
 
-@pytest.mark.parametrize(("raw", "on"), [("", True), ("on", True), ("0", False), ("OFF", False)])
-def test_plans_enabled(raw: str, on: bool) -> None:
-    assert plans_enabled(raw) is on
-
-
-def test_plans_enabled_refuses_other_values() -> None:
-    with pytest.raises(ValidationError) as info:
-        plans_enabled("sometimes")
-    assert info.value.field == "TRICKLE_FRAME_PLAN" and info.value.received == "sometimes"
+def test_plans_off_by_the_setting() -> None:
+    maker, reason = PlanMaker.for_comfyui(server=None, enabled=False)
+    assert maker is None and reason == "TRICKLE_FRAME_PLAN is off"
 
 
 # -- the version check ----------------------------------------------------------------------

@@ -208,7 +208,7 @@ async def test_frames_run_in_order_inside_one_lease_with_their_timing(world: Any
     assert all(r.ok and t.version == 3 for t, r in stream.results)
     assert len(host.put_ids) == 1 and runner.counters["frames"] == 20  # one lease, 20 frames
     assert execution.saved == 1 and execution.restored == 0  # still serving
-    assert stream.binding.frames_taken == 20 and stream.binding.latest_input is not None
+    assert stream.binding.latest_input is not None
     assert execution.switch == 0.001 < switch_before  # GIL hand-over every 1 ms while serving
     await runner.remove(job)
     await until(lambda: worker.ended == ["no stream"])

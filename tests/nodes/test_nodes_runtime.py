@@ -107,20 +107,36 @@ def test_registry_tells_stream_prompts_from_editor_prompts() -> None:
     assert REGISTRY.get("trickle-x") is None and REGISTRY.active() == 0
 
 
-SERVER_V080 = (
-    "self.prompt_queue.put((number, prompt_id, prompt, extra_data, outputs_to_execute, sensitive))"
-)
-SERVER_V0364 = "self.prompt_queue.put((number, prompt_id, prompt, extra_data, outputs_to_execute))"
+class _V080Execution:  # ComfyUI v0.8.0: /prompt splits these extra-data keys into a 6th field
+    SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+
+
+class _V080Server:  # ... and its /queue answers strip the 6th field again
+    @staticmethod
+    def _remove_sensitive_from_queue(queue: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [item[:5] for item in queue]
+
+
+class _OtherStrip:  # a function of that name that does something else is no evidence
+    @staticmethod
+    def _remove_sensitive_from_queue(queue: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return queue
 
 
 @pytest.mark.parametrize(
-    ("server", "worker", "length"),
-    [(SERVER_V080, "", 6), (SERVER_V0364, "", 5), ("", "sensitive = item[5]", 6), ("", "", 5)],
+    ("execution", "server", "length"),
+    [
+        (_V080Execution, None, 6),
+        (object(), _V080Server, 6),
+        (object(), None, 5),  # v0.3.64: neither
+        (object(), _OtherStrip, 5),
+    ],
 )
 def test_queue_item_shape_follows_the_comfyui_version(
-    server: str, worker: str, length: int
+    execution: Any, server: Any, length: int
 ) -> None:
-    assert detect_item_length(server, worker) == length
+    """Detected from what ComfyUI has and does, not from its source text."""
+    assert detect_item_length(execution, server) == length
     item = build_item(length, 7, "trickle-1", {}, {"client_id": "c"}, ["2"])
     assert len(item) == length and item[:2] == (7, "trickle-1") and item[4] == ["2"]
 
@@ -167,6 +183,7 @@ async def test_status_broadcasts_coalesced_only_while_streaming() -> None:
 
     server = Server()
     coalescer = _Coalescer(server)
+    coalescer.patch.install()
     woken: list[int] = []
     for _ in range(5):
         server.queue_updated()
@@ -180,19 +197,15 @@ async def test_status_broadcasts_coalesced_only_while_streaming() -> None:
     assert server.sent == 7  # the trailing broadcast carries the final queue state
 
 
-def test_output_digests_kept_by_pts_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TRICKLE_OUTPUT_DIGESTS=N: the sha1 of each published picture by pts, the newest N."""
+def test_output_digests_kept_by_pts_only_when_asked() -> None:
+    """TRICKLE_OUTPUT_DIGESTS=N (``RunnerConfig.output_digests``, passed by the driver): the sha1
+    of each published picture by pts, the newest N."""
     import hashlib
 
-    from trickle_live.nodes.bindings import output_digests_kept
-
-    assert output_digests_kept("") == 0 and output_digests_kept("x") == 0
-    assert output_digests_kept("3") == 3
     ticket, _ = _ticket()
     assert ticket.binding.digests is None  # off by default
-    monkeypatch.setenv("TRICKLE_OUTPUT_DIGESTS", "2")
     io = FrameIO("d", input=FrameQueue(8), output=FrameQueue(8))
-    binding = StreamBinding(io, frame_wait=0.1)
+    binding = StreamBinding(io, frame_wait=0.1, digests=2)
     pictures = [np.full((4, 4, 3), v, dtype=np.uint8) for v in (1, 2, 3)]
     for n, picture in enumerate(pictures):
         t = Ticket(f"p{n}", binding, frame=VideoFrame(picture, pts=3000 * n))

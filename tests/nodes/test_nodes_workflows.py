@@ -161,8 +161,7 @@ def test_validate_value(spec: Any, value: Any, ok: bool) -> None:
             validate_value("f", spec, value)
 
 
-def test_selection_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TRICKLE_WORKFLOW", raising=False)
+def test_selection_order(tmp_path: Path) -> None:
     store = WorkflowStore(tmp_path / "wf")
     assert select_workflow({}, "comfystream", store)[1] == "bundled passthrough"
     assert select_workflow({"prompt": BLUR}, "invert", store)[1] == "params.prompt"
@@ -172,8 +171,7 @@ def test_selection_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     store.set_default("blur")
     assert select_workflow({"prompt": "a cat"}, "other", store)[1] == "default live workflow 'blur'"
     store.set_default(None)
-    monkeypatch.setenv("TRICKLE_WORKFLOW", "invert")
-    assert select_workflow({}, None, store)[1] == "TRICKLE_WORKFLOW=invert"
+    assert select_workflow({}, None, store, "invert")[1] == "TRICKLE_WORKFLOW=invert"
 
 
 def test_store_round_trip_and_names(tmp_path: Path) -> None:

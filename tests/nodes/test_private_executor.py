@@ -9,14 +9,12 @@ import types
 from typing import Any
 
 import pytest
-from trickle_live.nodes.driver import executor_mode
 from trickle_live.nodes.private_exec import (
     PrivateExecution,
     cache_settings,
     reads_is_changed,
     unsupported,
 )
-from trickle_live.trickle.errors import ValidationError
 
 
 class CacheType(enum.Enum):
@@ -27,11 +25,29 @@ class CacheType(enum.Enum):
 
 
 class IsChangedCache:
+    """v0.8.0's: a preset ``is_changed`` in the prompt is the answer."""
+
+    def __init__(self, prompt_id: str, dynprompt: Any, outputs_cache: Any) -> None:
+        self.dynprompt = dynprompt
+
     async def get(self, node_id: str) -> Any:
-        node: dict[str, Any] = {}
+        node = self.dynprompt.get_node(node_id)
         if "is_changed" in node:
             return node["is_changed"]
-        return None
+        return await asyncio.sleep(0, float("nan"))
+
+
+class AsksTheNode(IsChangedCache):
+    """A ComfyUI that always asks the node (here: after a suspension, as a real call would)."""
+
+    async def get(self, node_id: str) -> Any:
+        await asyncio.sleep(0)
+        return self.dynprompt.get_node(node_id)["is_changed"]
+
+
+class AsksSynchronously(IsChangedCache):
+    async def get(self, node_id: str) -> Any:
+        return [float("nan")]
 
 
 class PromptExecutor:
@@ -94,6 +110,9 @@ def test_what_is_missing_or_different_is_named() -> None:
     no_registry = types.SimpleNamespace(reset_progress_state=None)
     assert "global_progress_registry" in str(unsupported(execution, no_registry))
     assert not reads_is_changed(types.SimpleNamespace())
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=AsksTheNode))
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=AsksSynchronously))
+    assert not reads_is_changed(types.SimpleNamespace(IsChangedCache=PromptExecutor))
 
 
 @pytest.mark.parametrize(
@@ -154,10 +173,3 @@ def test_comfyuis_globals_are_put_back_after_a_lease() -> None:
     private.restore(saved)
     assert progress.global_progress_registry == "outer"
     assert (private.server.client_id, private.server.last_node_id) == ("editor", "7")
-
-
-def test_executor_setting() -> None:
-    assert executor_mode("") == "private" and executor_mode(" Queue ") == "queue"
-    with pytest.raises(ValidationError) as caught:
-        executor_mode("fast")
-    assert caught.value.as_dict()["field"] == "TRICKLE_EXECUTOR"

@@ -19,6 +19,7 @@ class _Server:
 def test_stream_client_messages_are_dropped_others_pass() -> None:
     server = _Server()
     quiet = _QuietSends(server)
+    quiet.patch.install()
     server.send_sync("executing", {"node": "1"}, CLIENT_ID)
     server.send_sync("progress_state", {"nodes": {}}, CLIENT_ID)
     server.send_sync("status", {"status": {}})  # broadcast
@@ -31,5 +32,6 @@ def test_a_socket_with_the_stream_client_id_still_gets_them() -> None:
     server = _Server()
     server.sockets[CLIENT_ID] = object()
     quiet = _QuietSends(server)
+    quiet.patch.install()
     server.send_sync("executing", {"node": "1"}, CLIENT_ID)
     assert quiet.dropped == 0 and len(server.sent) == 1

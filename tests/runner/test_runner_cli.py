@@ -64,13 +64,28 @@ def test_runner_command_serves_health_and_stops_on_sigterm() -> None:
     assert code == 0, proc.stderr.read() if proc.stderr else ""
 
 
-def test_runner_command_refuses_bad_configuration() -> None:
-    env = {**os.environ, "TRICKLE_CAPACITY": "lots"}
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRICKLE_CAPACITY", "lots"),
+        ("TRICKLE_CAPACITY", "0"),  # a range check names the variable too
+        ("TRICKLE_EXECUTOR", "fast"),  # ComfyUI's settings are checked with the others
+        ("TRICKLE_FRAME_PLAN", "sometimes"),
+        ("TRICKLE_OUTPUT_DIGESTS", "many"),
+    ],
+)
+def test_runner_command_refuses_bad_configuration(variable: str, value: str) -> None:
+    """README: invalid values stop the runner at start with one line naming the variable, the
+    expected and the received value."""
+    env = {**os.environ, variable: value}
     result = subprocess.run(
         [sys.executable, "-m", "trickle", "runner", "--port", "0"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
-    assert result.returncode == 2 and "TRICKLE_CAPACITY" in result.stderr
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"configuration error: {variable}: expected ")
+    assert value in lines[0].rsplit(", received ", 1)[1], lines
 
 
 def test_demo_command_streams_and_writes_mp4(tmp_path: Path) -> None:

@@ -21,14 +21,12 @@ def test_environment_values_are_converted() -> None:
         "TRICKLE_STALE_TIMEOUT": "2.5",
         "TRICKLE_VERIFY_TLS": "yes",
         "TRICKLE_ALLOWED_HOSTS": "orch.local, 10.0.0.5",
-        "TRICKLE_UNKNOWN_THING": "x",
     }
     cfg = RunnerConfig.from_env(env)
     assert cfg.token == "s3cret" and cfg.capacity == 3 and cfg.stale_timeout == 2.5
     assert cfg.verify_tls is True
     assert cfg.allowed_hosts == ("orch.local", "10.0.0.5")
     assert cfg.host_allowed("ORCH.local") and not cfg.host_allowed("evil.example")
-    assert dict(cfg.extra) == {"TRICKLE_UNKNOWN_THING": "x"}
 
 
 def test_names_users_know_from_peers_are_fallbacks() -> None:
@@ -43,18 +41,54 @@ def test_names_users_know_from_peers_are_fallbacks() -> None:
     ("env", "field"),
     [
         ({"TRICKLE_CAPACITY": "many"}, "TRICKLE_CAPACITY"),
-        ({"TRICKLE_CAPACITY": "0"}, "capacity"),
+        ({"TRICKLE_CAPACITY": "0"}, "TRICKLE_CAPACITY"),
         ({"TRICKLE_VERIFY_TLS": "maybe"}, "TRICKLE_VERIFY_TLS"),
-        ({"TRICKLE_INPUT_TIMEOUT": "-1"}, "input_timeout"),
-        ({"TRICKLE_LOG_LEVEL": "LOUD"}, "log_level"),
-        ({"TRICKLE_BYOC_ORCH_URL": "ftp://o"}, "byoc_orch_url"),
-        ({"TRICKLE_BYOC_ORCH_URL": "https://o"}, "byoc_orch_secret"),
+        ({"TRICKLE_INPUT_TIMEOUT": "-1"}, "TRICKLE_INPUT_TIMEOUT"),
+        ({"TRICKLE_LOG_LEVEL": "LOUD"}, "TRICKLE_LOG_LEVEL"),
+        ({"TRICKLE_BYOC_ORCH_URL": "ftp://o"}, "TRICKLE_BYOC_ORCH_URL"),
+        ({"ORCH_URL": "ftp://o"}, "ORCH_URL"),
+        ({"TRICKLE_BYOC_ORCH_URL": "https://o"}, "TRICKLE_BYOC_ORCH_SECRET"),
+        ({"TRICKLE_EXECUTOR": "fast"}, "TRICKLE_EXECUTOR"),
+        ({"TRICKLE_FRAME_PLAN": "sometimes"}, "TRICKLE_FRAME_PLAN"),
+        ({"TRICKLE_OUTPUT_DIGESTS": "x"}, "TRICKLE_OUTPUT_DIGESTS"),
+        ({"TRICKLE_OUTPUT_DIGESTS": "-1"}, "TRICKLE_OUTPUT_DIGESTS"),
     ],
 )
-def test_invalid_values_name_the_field(env: dict[str, str], field: str) -> None:
+def test_invalid_values_name_the_variable(env: dict[str, str], field: str) -> None:
+    """The README: invalid values stop the runner at start with a message naming the variable
+    (a range check too, not only a conversion), the expected and the received value."""
     with pytest.raises(ValidationError) as info:
         RunnerConfig.from_env(env)
     assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: expected ")
+
+
+def test_an_override_keeps_the_field_name() -> None:
+    with pytest.raises(ValidationError) as info:
+        RunnerConfig.from_env({}, capacity=0)  # --capacity 0
+    assert info.value.field == "capacity"
+
+
+def test_comfyui_settings_are_read_with_the_others() -> None:
+    """TRICKLE_EXECUTOR, TRICKLE_FRAME_PLAN and TRICKLE_OUTPUT_DIGESTS are part of the one
+    configuration object (read once at start), not read from os.environ by the nodes."""
+    assert (RunnerConfig().executor, RunnerConfig().frame_plan) == ("private", True)
+    assert RunnerConfig().output_digests == 0
+    cfg = RunnerConfig.from_env(
+        {"TRICKLE_EXECUTOR": " Queue ", "TRICKLE_FRAME_PLAN": "OFF", "TRICKLE_OUTPUT_DIGESTS": "3"}
+    )
+    assert (cfg.executor, cfg.frame_plan, cfg.output_digests) == ("queue", False, 3)
+    assert RunnerConfig.from_env({"TRICKLE_FRAME_PLAN": "0"}).frame_plan is False
+    assert RunnerConfig.from_env({"TRICKLE_FRAME_PLAN": "on"}).frame_plan is True
+
+
+def test_unknown_variables_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A typo is not silent (it was kept in ``RunnerConfig.extra``, documented as logged, and
+    never logged); TRICKLE_LR_* belong to the live runner's configuration."""
+    with caplog.at_level("WARNING", logger="trickle_live.trickle.config"):
+        RunnerConfig.from_env({"TRICKLE_CAPACITYY": "2", "TRICKLE_LR_PORT": "9"})
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "TRICKLE_CAPACITYY" in said[0] and "TRICKLE_LR" not in said[0]
 
 
 def test_public_view_masks_secrets_and_config_is_frozen() -> None:
@@ -86,4 +120,4 @@ def test_channel_url_policy_settings_from_the_environment() -> None:
     assert default.paths == ("/ai/trickle/",) and not default.allow_userinfo
     with pytest.raises(ValidationError) as err:
         RunnerConfig.from_env({"TRICKLE_CHANNEL_PATHS": "ai/trickle"})
-    assert err.value.field == "channel_paths"
+    assert err.value.field == "TRICKLE_CHANNEL_PATHS"

@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import __version__
-from ..envparse import convert_env
-from ..errors import ValidationError
 from ..media.resize import MAX_SIDE, MIN_SIDE
 from ..session.shape import MAX_FPS
+from ..validation import from_text, require
 
 ENV_PREFIX = "TRICKLE_LR_"
 PRICE_UNITS = ("hour", "720p", "fixed")
@@ -63,25 +62,27 @@ class LiveRunnerConfig:
     cli_url: str = "http://127.0.0.1:7935"  # the O's CLI listener, for /registerLiveRunners
 
     def __post_init__(self) -> None:
-        _check(0 <= self.port <= 65535, "port", "0..65535", self.port)
-        _check(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
-        _check(
+        require(0 <= self.port <= 65535, "port", "0..65535", self.port)
+        require(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
+        require(
             self.prefix == "" or (self.prefix.startswith("/") and not self.prefix.endswith("/")),
             "prefix",
             "'' or a path starting with / and not ending with /",
             self.prefix,
         )
-        _check(bool(self.model_id.strip()), "model_id", "a non-empty model id", self.model_id)
-        _check(
+        require(bool(self.model_id.strip()), "model_id", "a non-empty model id", self.model_id)
+        require(
             bool(self.label) and "/" not in self.label and self.label == self.label.strip(),
             "label",
             "a trimmed label without '/'",
             self.label,
         )
-        _check(self.price_unit in PRICE_UNITS, "price_unit", "|".join(PRICE_UNITS), self.price_unit)
+        require(
+            self.price_unit in PRICE_UNITS, "price_unit", "|".join(PRICE_UNITS), self.price_unit
+        )
         if self.price:
-            _check(_positive_decimal(self.price), "price", "a positive decimal (USD)", self.price)
-        _check(
+            require(_positive_decimal(self.price), "price", "a positive decimal (USD)", self.price)
+        require(
             len(self.metadata.encode()) <= METADATA_MAX_BYTES,
             "metadata",
             f"at most {METADATA_MAX_BYTES} UTF-8 bytes",
@@ -90,20 +91,20 @@ class LiveRunnerConfig:
         for name in ("width", "height"):
             value = getattr(self, name)
             ok = value == 0 or (MIN_SIDE <= value <= MAX_SIDE and value % 2 == 0)
-            _check(
+            require(
                 ok, name, f"0 (follow the input) or an even integer {MIN_SIDE}..{MAX_SIDE}", value
             )
         ok_fps = self.fps == 0 or 0 < self.fps <= MAX_FPS
-        _check(ok_fps, "fps", f"0 (follow the input) or a number in (0, {MAX_FPS:g}]", self.fps)
+        require(ok_fps, "fps", f"0 (follow the input) or a number in (0, {MAX_FPS:g}]", self.fps)
         for name in ("idle_timeout", "start_timeout", "bootstrap_max_backoff"):
-            _check(getattr(self, name) > 0, name, "a number of seconds > 0", getattr(self, name))
-        _check(self.gpu_vram_mb >= 0, "gpu_vram_mb", "an integer >= 0", self.gpu_vram_mb)
+            require(getattr(self, name) > 0, name, "a number of seconds > 0", getattr(self, name))
+        require(self.gpu_vram_mb >= 0, "gpu_vram_mb", "an integer >= 0", self.gpu_vram_mb)
         for name in ("runner_url", "orch_url", "cli_url"):
             value = getattr(self, name)
             if value:
-                _check(_http_url(value), name, "an http(s) URL", value)
+                require(_http_url(value), name, "an http(s) URL", value)
         if self.orch_url:
-            _check(bool(self.orch_secret), "orch_secret", "the orchestrator secret", "")
+            require(bool(self.orch_secret), "orch_secret", "the orchestrator secret", "")
 
     @property
     def app(self) -> str:
@@ -171,9 +172,4 @@ def _http_url(value: str) -> bool:
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:
-    return convert_env(ENV_PREFIX + name.upper(), raw, default)
-
-
-def _check(ok: bool, name: str, expected: str, received: Any) -> None:
-    if not ok:
-        raise ValidationError(name, expected, received)
+    return from_text(ENV_PREFIX + name.upper(), raw, default)

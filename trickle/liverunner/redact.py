@@ -20,8 +20,3 @@ def redact_url(url: str | None) -> str:
         return REDACTED
     netloc = parts.netloc.rsplit("@", 1)[-1]  # never show userinfo
     return f"{parts.scheme}://{netloc}/…"
-
-
-def redact_secret(value: str | None) -> str:
-    """Whether a secret is set, never any part of it."""
-    return REDACTED if value else ""

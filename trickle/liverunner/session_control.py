@@ -72,7 +72,6 @@ class Channel:
     url: str = field(repr=False)  # public: what the client uses
     internal_url: str = field(default="", repr=False)  # runner-facing, when the O has one
     mime_type: str = ""
-    channel_name: str = field(default="", repr=False)
 
     @property
     def runner_url(self) -> str:
@@ -91,7 +90,6 @@ class Channel:
             url=url,
             internal_url=str(value.get("internal_url") or ""),
             mime_type=str(value.get("mime_type") or ""),
-            channel_name=str(value.get("channel_name") or ""),
         )
 
 

@@ -42,7 +42,6 @@ class OpusEncoder:
         self._resampler: av.AudioResampler | None = None
         self._next_out: int | None = None  # pts of the next output sample, 48 kHz
         self._expected_in: int | None = None  # where the next input frame should start, 48 kHz
-        self.resyncs = 0
 
     def encode(self, frame: av.AudioFrame, pts_90k: int) -> list[av.Packet]:
         start = pts_90k * RATE // CLOCK_HZ
@@ -55,7 +54,6 @@ class OpusEncoder:
 
     def _anchor(self, start: int) -> None:
         if self._expected_in is not None:
-            self.resyncs += 1
             log.info("audio: timestamp jump, re-anchoring at %d", start)
         floor = OPUS_PRIMING if self._next_out is None else self._next_out
         self._next_out = max(start, floor)

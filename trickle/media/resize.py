@@ -46,7 +46,6 @@ class FrameShaper:
         self.width = width
         self.height = height
         self._reformatter = av.video.reformatter.VideoReformatter()
-        self.resized = 0
 
     @property
     def active(self) -> bool:
@@ -63,7 +62,6 @@ class FrameShaper:
             frame, width=scaled_w, height=scaled_h, format="rgb24", interpolation="AREA"
         ).to_ndarray()
         top, left = (scaled_h - out_h) // 2, (scaled_w - out_w) // 2
-        self.resized += 1
         if (scaled_w, scaled_h) == (out_w, out_h):
             return scaled
         return np.ascontiguousarray(scaled[top : top + out_h, left : left + out_w])

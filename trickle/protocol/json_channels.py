@@ -3,7 +3,7 @@
 Each segment carries exactly one JSON document. The control reader reads whole segments (not
 only the first chunk, unlike the Python peers), bounded in size, skips the gateway's
 ``{"keep": "alive"}`` keepalives and empty segments, and reports malformed ones (not JSON, not
-an object, bad UTF-8, too big: logged, counted, and passed to ``on_malformed``) without stopping.
+an object, bad UTF-8, too big: logged and passed to ``on_malformed``) without stopping.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ class ControlReader:
         self.url = url
         self._on_malformed = on_malformed
         self.max_bytes = max_bytes
-        self.malformed = 0  # segments that were not one JSON object (or too big), skipped
-        self.keepalives = 0
         self._sub = TrickleSubscriber(url, start_seq=start_seq, **subscriber_kw)
 
     @property
@@ -77,12 +75,10 @@ class ControlReader:
             self._bad(seq, f"expected a JSON object, received {type(message).__name__}")
             return None
         if message == KEEPALIVE:
-            self.keepalives += 1
             return None
         return message
 
     def _bad(self, seq: int, why: str) -> None:
-        self.malformed += 1
         log.warning("control %s/%d skipped: %s", redact_channel_url(self.url), seq, why)
         if self._on_malformed is not None:
             self._on_malformed(seq, why)

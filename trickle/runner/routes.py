@@ -43,7 +43,6 @@ class RouteSpec:
     method: str
     path: str
     handler: Handler
-    group: str  # runner | byoc | pack
     alias: bool  # a root-level alias, skippable when the host already serves the path
 
 
@@ -93,21 +92,21 @@ def route_specs(
     def token() -> str:
         return api.config.token
 
-    def add(routes: list[tuple[str, str, Handler]], base: str, group: str, alias: bool) -> None:
+    def add(routes: list[tuple[str, str, Handler]], base: str, alias: bool) -> None:
         for method, path, handler in routes:
             wrapped = guarded(handler)
             if method in UNSAFE_METHODS:  # browsers of other sites cannot drive it (csrf.py)
                 wrapped = csrf_protected(wrapped, token)
-            specs.append(RouteSpec(method, prefix + base + path, wrapped, group, alias))
+            specs.append(RouteSpec(method, prefix + base + path, wrapped, alias))
 
-    add(runner_routes, RUNNER_PREFIX, "runner", False)
-    add(byoc_routes, BYOC_PREFIX, "byoc", False)
-    add(pack_routes, PACK_PREFIX, "pack", False)
+    add(runner_routes, RUNNER_PREFIX, False)
+    add(byoc_routes, BYOC_PREFIX, False)
+    add(pack_routes, PACK_PREFIX, False)
     if root_aliases:
-        add(runner_routes, "", "runner", True)
-        add(byoc_routes, "", "byoc", True)
+        add(runner_routes, "", True)
+        add(byoc_routes, "", True)
     if api_aliases:
-        add(byoc_routes, "/api", "byoc", True)
+        add(byoc_routes, "/api", True)
     return specs, byoc, pack
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..media.frame_queue import QueueClosed
 from ..media.frames import VideoFrame
+from ..validation import choice, in_range, number
 from .processor import FrameIO, FrameProcessor, ProcessorState
 from .request import StartRequest
 
@@ -32,10 +33,8 @@ POLL_S = 0.1
 def _number(params: dict[str, Any], name: str, low: float, high: float) -> float | None:
     if name not in params:
         return None
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValidationError(name, f"a number from {low:g} to {high:g}", value)
-    return float(value)
+    value, expected = params[name], f"a number from {low:g} to {high:g}"
+    return in_range(name, number(name, value, expected), low, high, expected, received=value)
 
 
 class ThreadedProcessor:
@@ -191,10 +190,7 @@ PROCESSORS: dict[str, type[ThreadedProcessor]] = {
 
 def processor_schema(name: str) -> dict[str, Any]:
     """What a gateway needs to build a UI for processor ``name``: its live parameters."""
-    try:
-        cls = PROCESSORS[name]
-    except KeyError:
-        raise ValidationError("processor", "|".join(PROCESSORS), name) from None
+    cls = PROCESSORS[choice("processor", name, list(PROCESSORS), "|".join(PROCESSORS))]
     return {
         "workflow": name,
         "params": [dict(p) for p in cls.params],
@@ -204,10 +200,7 @@ def processor_schema(name: str) -> dict[str, Any]:
 
 def processor_factory(name: str) -> Callable[[StartRequest], FrameProcessor]:
     """A factory for the manager: a new processor of kind ``name`` for each stream."""
-    try:
-        cls = PROCESSORS[name]
-    except KeyError:
-        raise ValidationError("processor", "|".join(PROCESSORS), name) from None
+    cls = PROCESSORS[choice("processor", name, list(PROCESSORS), "|".join(PROCESSORS))]
 
     def make(request: StartRequest) -> FrameProcessor:
         return cls()

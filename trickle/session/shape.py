@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ValidationError
 from ..media.resize import MAX_SIDE, MIN_SIDE
+from ..validation import number, require
 
 MAX_FPS = 240.0
 SHAPE_KEYS = ("width", "height", "max_framerate", "fps")
@@ -36,28 +36,15 @@ class StreamShape:
         return {"width": self.width, "height": self.height, "max_framerate": self.max_fps}
 
 
-def _number(name: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool):
-        raise ValidationError(f"params.{name}", expected, value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise ValidationError(f"params.{name}", expected, value) from None
-    if not isinstance(value, (int, float)):
-        raise ValidationError(f"params.{name}", expected, value)
-    return float(value)
-
-
 def _side(params: dict[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is None or value == "":
         return None
     expected = f"an even integer from {MIN_SIDE} to {MAX_SIDE}"
-    number = _number(name, value, expected)
-    if not number.is_integer() or not MIN_SIDE <= number <= MAX_SIDE or int(number) % 2:
-        raise ValidationError(f"params.{name}", expected, value)
-    return int(number)
+    side = number(f"params.{name}", value, expected, text=True)
+    ok = side.is_integer() and MIN_SIDE <= side <= MAX_SIDE and int(side) % 2 == 0
+    require(ok, f"params.{name}", expected, value)
+    return int(side)
 
 
 def _fps(params: dict[str, Any]) -> float | None:
@@ -66,10 +53,9 @@ def _fps(params: dict[str, Any]) -> float | None:
         if value is None or value == "":
             continue
         expected = f"a frame rate above 0 and at most {MAX_FPS:g}"
-        number = _number(name, value, expected)
-        if not 0 < number <= MAX_FPS:
-            raise ValidationError(f"params.{name}", expected, value)
-        return number
+        rate = number(f"params.{name}", value, expected, text=True)
+        require(0 < rate <= MAX_FPS, f"params.{name}", expected, value)
+        return rate
     return None
 
 
