@@ -11,48 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import av
 import numpy as np
 import pytest
-from trickle_live.nodes.store import WorkflowStore
-from trickle_live.routes.panel import panel_settings, register_panel
-from trickle_live.trickle.config import RunnerConfig
-from trickle_live.trickle.runner.app import RunnerServer, build_app
 
-
-class Panel:
-    def __init__(self, server: RunnerServer, http: aiohttp.ClientSession, root: Path) -> None:
-        self.server, self.http, self.root = server, http, root
-        self.token = ""  # sent once set: settings changes and preview frames need it then
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        kw: dict[str, Any] = {} if body is None else {"json": body}
-        if self.token:
-            kw["headers"] = {"Authorization": f"Bearer {self.token}"}
-        async with self.http.request(method, self.server.url + path, **kw) as resp:
-            raw = await resp.read()
-            if resp.content_type == "application/json":
-                return resp.status, json.loads(raw)
-            return resp.status, raw
+from .panel_app import Panel, serve_panel, wait_for
 
 
 @pytest.fixture
 async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
-    store = WorkflowStore(tmp_path / "trickle-live" / "workflows")
-    settings = panel_settings(store)
-    settings.env = {}  # the test's own environment: nothing set
-    app = build_app(RunnerConfig(), "invert")
-    _, loopback = register_panel(app, store, settings)
-    server = RunnerServer(app)
-    await server.start()
-    settings.attach(server.api, server.api.manager)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        try:
-            yield Panel(server, http, tmp_path / "trickle-live")
-        finally:
-            await loopback.close()
-            await server.close()
+    async with serve_panel(tmp_path) as served:
+        yield served
 
 
 async def test_settings_are_saved_in_the_user_dir_and_apply_to_the_runner(panel: Panel) -> None:
@@ -140,16 +109,6 @@ def jpeg_image(data: bytes) -> np.ndarray:
 
 def data_rows(data: bytes) -> int:
     return 16  # below the test clip's barcode band
-
-
-async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: Panel) -> None:
