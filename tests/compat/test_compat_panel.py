@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from ..web.web_page import open_editor
+
 pytestmark = pytest.mark.comfyui
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,12 +43,7 @@ def probe(url: str) -> None:
 
 def test_panel_shows_probes_and_what_is_advertised(comfy_web: Any, browser_page: Any) -> None:
     page = browser_page
-    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
-    assert status == 200
-    page.goto(comfy_web.url)
-    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
-    if page.locator(".p-dialog-mask").count():
-        page.keyboard.press("Escape")
+    open_editor(comfy_web, page)
     page.click(".trickle-live-tab-button")
     page.wait_for_selector(f"{SECTION} [data-field=gate]")
     assert "not seen" in page.inner_text(f"{SECTION} [data-field=gate]")
