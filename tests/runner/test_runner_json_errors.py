@@ -17,6 +17,8 @@ import pytest
 from runner_streamkit import clip, events_of, idle, open_stream, wait_for
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
+from ..raw_http import exchange
+
 ALLOWED = {400, 401, 422, 500}
 START = {
     "subscribe_url": "http://127.0.0.1:9/ai/trickle/x",
@@ -43,15 +45,7 @@ def assert_json_error(status: int, ctype: str, body: bytes, allowed: set[int]) -
 
 async def raw(port: int, data: bytes) -> tuple[int, str, bytes]:
     """Send bytes as they are; return (status, content type, body) of the one answer."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, body = await exchange(port, data)
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
     ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
