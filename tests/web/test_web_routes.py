@@ -119,11 +119,7 @@ async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: P
     assert status == 200, started
     sid = started["stream_id"]
 
-    async def streams() -> Any:
-        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
-        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 5]
-
-    await wait_for(streams)
+    await wait_for(lambda: sent_more_than(panel, sid, 5))
     plain = await wait_for(lambda: frame_mean(panel, sid))
     status, _ = await panel.call("POST", "/trickle/live-test/update", {"strength": 1})
     assert status == 200
@@ -137,6 +133,12 @@ async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: P
     assert status == 200 and not figures["running"] and figures["output_segments"] >= 1
     await wait_for(lambda: _health_idle(panel))
     assert (await panel.call("GET", "/trickle/live-test"))[1]["running"] is False
+
+
+async def sent_more_than(panel: Panel, sid: str, frames: int) -> list[Any]:
+    """The stream ``sid`` as /trickle/streams lists it once it has sent more than ``frames``."""
+    listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
+    return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > frames]
 
 
 async def _health_idle(panel: Panel) -> bool:
@@ -187,11 +189,7 @@ async def test_stopping_the_test_stream_is_not_an_error(panel: Panel) -> None:
     assert status == 200, started
     sid = started["stream_id"]
 
-    async def flowing() -> Any:
-        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
-        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 20]
-
-    await wait_for(flowing)
+    await wait_for(lambda: sent_more_than(panel, sid, 20))
     await asyncio.sleep(0.45)  # somewhere inside a segment
     status, figures = await panel.call("POST", "/trickle/live-test/stop")
     assert status == 200 and not figures["running"], figures
