@@ -148,6 +148,24 @@ Handler = Callable[
 ]
 
 
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked request body, read to its last chunk (for scripted handlers)."""
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return body
+        body += data[:-2]
+
+
+async def accept_segment(request: str, writer: asyncio.StreamWriter) -> None:
+    """Answer a segment POST ``request`` ("POST /ch/<seq>") with 200 and its seq, as the server."""
+    seq = request.rsplit("/", 1)[1]
+    writer.write(f"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: {seq}\r\nContent-Length: 0\r\n\r\n".encode())
+    await writer.drain()
+
+
 @dataclass
 class ScriptedServer:
     """A raw HTTP/1.1 server on loopback whose answers a test writes by hand (fault injection)."""
