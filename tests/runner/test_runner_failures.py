@@ -14,7 +14,7 @@ import aiohttp
 import av
 import numpy as np
 import pytest
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, end_stream, events_of, idle, open_stream, wait_for
 from trickle_live.trickle.media import decoder as decoder_module
 from trickle_live.trickle.media import encoder as encoder_module
 from trickle_live.trickle.protocol.publisher import TricklePublisher
@@ -149,9 +149,7 @@ async def test_video_that_is_not_h264_is_an_error_event_naming_the_codec(
         snapshot = runner.api.manager.list()[0]
         assert snapshot["frames_in"] == 0 and codec in snapshot["last_error"]
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 5)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 5)
 
 
 async def test_malformed_control_messages_are_error_events(
@@ -180,9 +178,7 @@ async def test_malformed_control_messages_are_error_events(
         assert "at most 1048576 bytes" in messages[2] and "JSON object" in messages[3]
         await wait_for(lambda: runner.api.manager.active()[0].processor.strength == 0.5, 5)
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 5)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 5)
 
 
 async def test_error_after_a_failure_ends_by_itself_when_no_stream_comes(

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, end_stream, events_of, open_stream, wait_for
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
 from ..raw_http import exchange
@@ -198,9 +198,7 @@ async def test_non_finite_numbers_never_reach_events_or_answers(
         async with http.get(runner.url + "/stream/status", headers={"X-Stream-Id": ""}) as resp:
             strict(await resp.read())
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     assert len(bodies) >= 3

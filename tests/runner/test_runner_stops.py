@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, end_stream, events_of, idle, open_stream, wait_for
 from trickle_live.trickle.runner.simulator import GatewayStream
 
 
@@ -30,9 +30,7 @@ async def test_input_stall_is_an_error_event_and_the_stream_goes_on(
         assert "input resumed" in infos
         assert len(events_of(gateway, "error")) == 1  # one stall, one event
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
 
 
 async def test_input_channel_404_stops_the_stream_and_deletes_ours(
