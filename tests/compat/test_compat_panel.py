@@ -4,35 +4,20 @@ real headless Chromium against a real ComfyUI (the web tests' fixtures; skipped 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..web import conftest as web_fixtures
 from ..web.web_page import open_editor
 
 pytestmark = pytest.mark.comfyui
 
-ROOT = Path(__file__).resolve().parents[2]
 SECTION = "[data-testid=orchestrator-probes]"
 
-
-def _web_fixtures() -> Any:
-    name = "trickle_compat_web_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests/web/conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-comfy_web = _web_fixtures().comfy_web
-browser_page = _web_fixtures().browser_page
+comfy_web = web_fixtures.comfy_web  # the web tests' fixtures
+browser_page = web_fixtures.browser_page
 
 
 def probe(url: str) -> None:
