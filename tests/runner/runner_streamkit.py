@@ -115,5 +115,15 @@ async def end_stream(
         await gateway.close()
 
 
+async def close_gateways(
+    orch: LocalOrchestrator, channels: Channels, *gateways: GatewayStream | None
+) -> None:
+    """Close ``channels`` at the orchestrator, then each gateway that was opened (not None)."""
+    orch.close_channels(channels)
+    for gateway in gateways:
+        if gateway is not None:
+            await gateway.close()
+
+
 def events_of(gateway: GatewayStream, kind: str) -> list[dict[str, Any]]:
     return [e["event"] for _, e in gateway.events if e.get("event", {}).get("type") == kind]

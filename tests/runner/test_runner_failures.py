@@ -69,6 +69,12 @@ async def json_get(http: aiohttp.ClientSession, url: str) -> Any:
         return await resp.json()
 
 
+async def publish_until_ended(gateway: Any, manager: Any) -> None:
+    """Publish a 1 s clip at once; wait (5 s) until the stream, failing on it, has ended."""
+    await gateway.publish(clip(1.0), realtime=False)
+    await wait_for(lambda: manager.list() == [] and manager.history, 5)
+
+
 @pytest.mark.parametrize("source", list(FAULTS))
 async def test_a_failed_pipeline_thread_is_told_and_stops_the_stream(
     source: str,
@@ -91,8 +97,7 @@ async def test_a_failed_pipeline_thread_is_told_and_stops_the_stream(
     gateway, channels, status, _, _ = await open_stream(orchestrator, runner.url)
     try:
         assert status == 200
-        await gateway.publish(clip(1.0), realtime=False)
-        await wait_for(lambda: manager.list() == [] and manager.history, 5)
+        await publish_until_ended(gateway, manager)
         ended = manager.history[-1]
         assert words in ended["failure"], ended
         assert ended["stop_reason"].startswith(f"failed: {source} stopped"), ended
@@ -193,8 +198,7 @@ async def test_error_after_a_failure_ends_by_itself_when_no_stream_comes(
     gateway, channels, status, _, _ = await open_stream(orchestrator, runner.url)
     try:
         assert status == 200
-        await gateway.publish(clip(1.0), realtime=False)
-        await wait_for(lambda: manager.list() == [] and manager.history, 5)
+        await publish_until_ended(gateway, manager)
         assert manager.health() == "ERROR"
         await wait_for(lambda: manager.health() == "IDLE", 2)
         assert "add_mux_stream" in manager.last_error

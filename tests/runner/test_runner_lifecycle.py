@@ -7,7 +7,16 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from runner_streamkit import clip, decode, end_stream, events_of, idle, open_stream, wait_for
+from runner_streamkit import (
+    clip,
+    close_gateways,
+    decode,
+    end_stream,
+    events_of,
+    idle,
+    open_stream,
+    wait_for,
+)
 from trickle_live.trickle.session.processors import ThreadedProcessor
 
 
@@ -49,10 +58,7 @@ async def test_stale_stream_is_preempted(make_runner: Any, orchestrator: Any) ->
         orchestrator.close_channels(ch2)
         await wait_for(lambda: idle(runner), 10)
     finally:
-        orchestrator.close_channels(ch1)
-        await first.close()
-        if second is not None:
-            await second.close()
+        await close_gateways(orchestrator, ch1, first, second)
 
 
 async def test_stream_stops_after_input_timeout(make_runner: Any, orchestrator: Any) -> None:

@@ -7,7 +7,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from runner_streamkit import clip, end_stream, events_of, idle, open_stream, wait_for
+from runner_streamkit import (
+    clip,
+    close_gateways,
+    end_stream,
+    events_of,
+    idle,
+    open_stream,
+    wait_for,
+)
 from trickle_live.trickle.runner.simulator import GatewayStream
 
 
@@ -80,7 +88,4 @@ async def test_stream_whose_control_channel_ended_is_preempted(
         orchestrator.close_channels(ch2)
         await wait_for(lambda: idle(runner), 10)
     finally:
-        orchestrator.close_channels(ch1)
-        await first.close()
-        if second is not None:
-            await second.close()
+        await close_gateways(orchestrator, ch1, first, second)
