@@ -100,6 +100,18 @@ def _plan_output(ticket: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]
     return []
 
 
+def _test_size_input(name: str, what: str) -> io.Int.Input:
+    return io.Int.Input(
+        name,
+        default=512,
+        min=64,
+        max=4096,
+        step=8,
+        optional=True,
+        tooltip=f"{what} of the test pattern used when no stream is running.",
+    )
+
+
 class TrickleInput(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -112,24 +124,8 @@ class TrickleInput(io.ComfyNode):
                 "a moving test pattern (or the newest frame of a running stream)."
             ),
             inputs=[
-                io.Int.Input(
-                    "test_width",
-                    default=512,
-                    min=64,
-                    max=4096,
-                    step=8,
-                    optional=True,
-                    tooltip="Width of the test pattern used when no stream is running.",
-                ),
-                io.Int.Input(
-                    "test_height",
-                    default=512,
-                    min=64,
-                    max=4096,
-                    step=8,
-                    optional=True,
-                    tooltip="Height of the test pattern used when no stream is running.",
-                ),
+                _test_size_input("test_width", "Width"),
+                _test_size_input("test_height", "Height"),
             ],
             outputs=[
                 io.Image.Output("image", tooltip="The frame as IMAGE [1,H,W,3], float32 in 0..1."),

@@ -20,6 +20,19 @@ def _name_input(default: str) -> io.String.Input:
     return io.String.Input("name", default=default, tooltip=_NAME_TIP)
 
 
+def _ranged_inputs(
+    input_cls: Any, what: str, default: Any, low: Any, high: Any, **bounds: Any
+) -> list[Any]:
+    """The ``value``/``min``/``max`` inputs of a number node; ``bounds`` are each widget's limits."""
+    return [
+        input_cls(
+            "value", default=default, **bounds, tooltip=f"The {what} (default until updated)."
+        ),
+        input_cls("min", default=low, **bounds, tooltip="Smallest value an update may set."),
+        input_cls("max", default=high, **bounds, tooltip="Largest value an update may set."),
+    ]
+
+
 def _schema(node_id: str, title: str, what: str, inputs: list[Any], output: Any) -> io.Schema:
     return io.Schema(
         node_id=node_id,
@@ -61,29 +74,8 @@ class TrickleParamFloat(io.ComfyNode):
             "number",
             [
                 _name_input("strength"),
-                io.Float.Input(
-                    "value",
-                    default=0.5,
-                    min=-1e9,
-                    max=1e9,
-                    step=0.01,
-                    tooltip="The number (default until updated).",
-                ),
-                io.Float.Input(
-                    "min",
-                    default=0.0,
-                    min=-1e9,
-                    max=1e9,
-                    step=0.01,
-                    tooltip="Smallest value an update may set.",
-                ),
-                io.Float.Input(
-                    "max",
-                    default=1.0,
-                    min=-1e9,
-                    max=1e9,
-                    step=0.01,
-                    tooltip="Largest value an update may set.",
+                *_ranged_inputs(
+                    io.Float.Input, "number", 0.5, 0.0, 1.0, min=-1e9, max=1e9, step=0.01
                 ),
             ],
             io.Float.Output("value", tooltip="The current number."),
@@ -103,27 +95,7 @@ class TrickleParamInt(io.ComfyNode):
             "integer",
             [
                 _name_input("steps"),
-                io.Int.Input(
-                    "value",
-                    default=1,
-                    min=-(2**53),
-                    max=2**53,
-                    tooltip="The integer (default until updated).",
-                ),
-                io.Int.Input(
-                    "min",
-                    default=0,
-                    min=-(2**53),
-                    max=2**53,
-                    tooltip="Smallest value an update may set.",
-                ),
-                io.Int.Input(
-                    "max",
-                    default=100,
-                    min=-(2**53),
-                    max=2**53,
-                    tooltip="Largest value an update may set.",
-                ),
+                *_ranged_inputs(io.Int.Input, "integer", 1, 0, 100, min=-(2**53), max=2**53),
             ],
             io.Int.Output("value", tooltip="The current integer."),
         )

@@ -27,6 +27,24 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT = 180.0
 
 
+def http_call(
+    url: str, method: str, data: bytes | None, headers: dict[str, str], timeout: float = 30
+) -> tuple[int, Any]:
+    """One request with these exact headers; (status, JSON body, else its text; None if empty)."""
+    req = urllib.request.Request(url, data=data, method=method)
+    for name, value in headers.items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
 @dataclass
 class ComfyUI:
     url: str
@@ -42,18 +60,8 @@ class ComfyUI:
         self, method: str, path: str, body: Any = None, timeout: float = 30
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        headers = {} if data is None else {"Content-Type": "application/json"}
+        return http_call(self.url + path, method, data, headers, timeout)
 
     def get(self, path: str) -> Any:
         status, body = self.request("GET", path)

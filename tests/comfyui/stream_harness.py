@@ -19,7 +19,7 @@ from typing import Any
 
 import av
 from trickle_live.trickle.media.testclip import iter_segments, read_frame_number
-from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
+from trickle_live.trickle.runner.simulator import Channels, GatewayStream, LocalOrchestrator
 from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,17 +92,23 @@ async def wait_idle(url: str, timeout: float = 20.0) -> str:
     return health
 
 
+async def local_gateway() -> tuple[LocalOrchestrator, Channels, GatewayStream]:
+    """A started loopback orchestrator, a new set of its channels, a gateway reading them."""
+    orch = LocalOrchestrator()
+    await orch.start()
+    channels = orch.create_channels()
+    gateway = GatewayStream(channels)
+    gateway.start_readers()
+    return orch, channels, gateway
+
+
 async def run_stream(
     url: str,
     params: dict[str, Any],
     seconds: int,
     during: During | None = None,
 ) -> Output:
-    orch = LocalOrchestrator()
-    await orch.start()
-    channels = orch.create_channels()
-    gateway = GatewayStream(channels)
-    gateway.start_readers()
+    orch, channels, gateway = await local_gateway()
     stream_id = f"stream-{channels.mid}"
     try:
         status, body, took = await orch.start_stream(url, channels, params, stream_id=stream_id)

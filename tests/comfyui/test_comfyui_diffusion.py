@@ -19,9 +19,8 @@ from typing import Any
 import av
 import numpy as np
 from trickle_live.trickle.media.testclip import iter_segments
-from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
 
-from .stream_harness import get_json, wait_idle, workflow
+from .stream_harness import get_json, local_gateway, wait_idle, workflow
 
 SIZE, FPS = 64, 10
 START = {
@@ -54,6 +53,15 @@ async def wait_for(url: str, check: Check, timeout: float, what: str) -> dict[st
     raise AssertionError(f"{what}: not within {timeout}s; last {stats}")
 
 
+def applied(version: int, frames: int) -> Check:
+    """The stream runs parameter ``version`` (its frame plan too) and has sent ``frames``."""
+    return lambda s: (
+        s["version"] == version
+        and s["frame_plan"].get("version") == version
+        and s["frames"] >= frames
+    )
+
+
 def frames_of(data: bytes) -> list[np.ndarray]:
     with av.open(io.BytesIO(data), format="mpegts") as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -63,11 +71,7 @@ async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_seed_free_and_e
     comfyui_sd: Any,
 ) -> None:
     url = comfyui_sd.url
-    orch = LocalOrchestrator()
-    await orch.start()
-    channels = orch.create_channels()
-    gateway = GatewayStream(channels)
-    gateway.start_readers()
+    orch, channels, gateway = await local_gateway()
     publishing: asyncio.Task[Any] | None = None
     seen: dict[str, dict[str, Any]] = {}
     try:
@@ -82,28 +86,14 @@ async def test_sd_turbo_img2img_per_frame_model_once_prompt_once_seed_free_and_e
         await gateway.send_control({"prompt": "a red fox in the snow"})  # the live text
         version = seen["first"]["version"] + 1
         seen["updated"] = await wait_for(
-            url,
-            lambda s: (
-                s["version"] == version
-                and s["frame_plan"].get("version") == version
-                and s["frames"] >= frames + 3
-            ),
-            120,
-            "frames after the prompt update",
+            url, applied(version, frames + 3), 120, "frames after the prompt update"
         )
         frames = seen["updated"]["frames"]
 
         await gateway.send_control({"seed": 43})  # a new seed: the next frames, no re-encoding
         version += 1
         seen["seeded"] = await wait_for(
-            url,
-            lambda s: (
-                s["version"] == version
-                and s["frame_plan"].get("version") == version
-                and s["frames"] >= frames + 2
-            ),
-            120,
-            "frames after the seed update",
+            url, applied(version, frames + 2), 120, "frames after the seed update"
         )
         frames = seen["seeded"]["frames"]
 

@@ -25,8 +25,11 @@ from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 from yarl import URL
 
+from ..raw_http import raw_request as exchange_request
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
-from lr_emulator import OrchestratorEmulator  # noqa: E402
+from lr_emulator import running_emulator  # noqa: E402
+from lr_sessions import call  # noqa: E402
 from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
 pytestmark = pytest.mark.comfyui
@@ -58,22 +61,9 @@ GUARDED = [
 async def raw_request(
     port: int, method: str, target: str, headers: dict[str, str]
 ) -> tuple[int, bytes]:
-    """One HTTP/1.1 request with the exact request target (no client-side path cleaning)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        body = "{}" if method == "POST" else ""
-        if body:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n" + body).encode())
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), payload
+    return await exchange_request(
+        port, method, target, headers, content_type="application/json", timeout=10
+    )
 
 
 def comfy_port(comfyui: Any) -> int:
@@ -127,19 +117,8 @@ async def test_live_runner_site_on_its_own_port(comfyui: Any) -> None:
 
 @pytest.fixture
 async def orch() -> Any:
-    emulator = OrchestratorEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-async def call(http: ClientSession, method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    async with http.request(method, URL(url, encoded=True), json=body) as resp:
-        raw = await resp.read()
-        try:
-            return resp.status, json.loads(raw) if raw else None
-        except ValueError:
-            return resp.status, raw.decode(errors="replace")
+    async with running_emulator() as emulator:
+        yield emulator
 
 
 async def reserve(http: ClientSession, orch: Any, route: str) -> tuple[str, str]:

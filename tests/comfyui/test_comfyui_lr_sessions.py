@@ -26,7 +26,7 @@ from trickle_live.trickle.media.testclip import make_test_clip, split_segments
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "liverunner"))
-from lr_emulator import OrchestratorEmulator  # noqa: E402
+from lr_emulator import running_emulator  # noqa: E402
 from lr_sessions import ENDINGS, call, decode, serve_one  # noqa: E402
 from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR
 
@@ -47,10 +47,8 @@ def clip_segments(seconds: float = 6.0, size: int = 64) -> list[bytes]:
 
 @pytest.fixture
 async def orch() -> Any:
-    emulator = OrchestratorEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
+    async with running_emulator() as emulator:
+        yield emulator
 
 
 async def pack_status(comfyui: Any) -> Any:

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 from trickle_live.trickle.media.testclip import iter_segments
-from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
 
 from .conftest import ComfyUI, boot, boot_with_model
-from .stream_harness import get_json, wait_idle, workflow
+from .stream_harness import get_json, local_gateway, wait_idle, workflow
 
 DIGESTS = {"TRICKLE_OUTPUT_DIGESTS": "100000", "TRICKLE_INPUT_TIMEOUT": "60"}
 
@@ -36,11 +35,7 @@ async def digests_of(
     """Stream ``frames`` one-frame segments of the test clip, each after the graph has taken the
     one before (so no frame is dropped, however loaded the box is); (pts → sha1, the stream's
     stats)."""
-    orch = LocalOrchestrator()
-    await orch.start()
-    channels = orch.create_channels()
-    gateway = GatewayStream(channels)
-    gateway.start_readers()
+    orch, channels, gateway = await local_gateway()
     stats: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
     try:

@@ -4,31 +4,13 @@ runner token is set, changing it (or any runner setting) needs it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _comfy_helpers() -> Any:
-    """tests/comfyui/conftest.py loaded by path (conftests are not importable modules); the same
-    module name as tests/web/conftest.py uses, so it is loaded once."""
-    name = "trickle_web_comfy_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from .conftest import boot, http_call
 
 START = {
     "subscribe_url": "http://127.0.0.1:9/ai/trickle/x",
@@ -39,7 +21,7 @@ START = {
 
 @pytest.fixture(scope="module")
 def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with _comfy_helpers().boot(
+    with boot(
         tmp_path_factory,
         "comfy-security",
         skip_reason="COMFYUI_PATH is not set: the ComfyUI security tests need a real ComfyUI",
@@ -49,18 +31,7 @@ def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def call(comfy: Any, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(comfy.url + path, data=data, method=method)
-    for name, value in headers.items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
+    return http_call(comfy.url + path, method, data, headers)
 
 
 def test_cross_site_requests_are_refused_on_comfyuis_port(comfy: Any) -> None:

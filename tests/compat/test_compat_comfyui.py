@@ -6,37 +6,23 @@ ImageInvert → PreviewImage); streams driven by the in-process orchestrator and
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from compat_graphs import LOADIMAGE_BLUR_SAVE, LOADIMAGE_INVERT_PREVIEW, PRIMARY_INVERT, as_text
 from compat_kit import frames_of
 from runner_streamkit import clip, decode, wait_for
-from trickle_live.trickle.runner.simulator import GatewayStream, LocalOrchestrator
+from trickle_live.trickle.runner.simulator import GatewayStream
+
+from ..comfyui.conftest import boot
+from ..comfyui.stream_harness import get_json, local_gateway
 
 pytestmark = pytest.mark.comfyui
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL_ID = "comfyui"
-
-
-def _helpers() -> Any:
-    """tests/comfyui's start-up helpers, loaded by path (a conftest is not importable)."""
-    name = "trickle_compat_comfy_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests/comfyui/conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +32,7 @@ def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     workflow_dir = factory.mktemp("compat-workflow")
     workflow_file = workflow_dir / "authoring-page-workflow.json"
     workflow_file.write_text(as_text(LOADIMAGE_INVERT_PREVIEW))
-    with _helpers().boot(
+    with boot(
         factory,
         "comfy-compat",
         skip_reason="COMFYUI_PATH is not set: the ComfyUI compatibility tests need a ComfyUI",
@@ -54,16 +40,6 @@ def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     ) as comfyui:
         comfyui.workflow_file = workflow_file
         yield comfyui
-
-
-async def _get(url: str) -> Any:
-    def fetch() -> Any:
-        import urllib.request
-
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    return await asyncio.to_thread(fetch)
 
 
 async def run(
@@ -74,11 +50,7 @@ async def run(
     during: Callable[[GatewayStream, str], Awaitable[None]] | None = None,
 ) -> tuple[bytes, list[dict[str, Any]]]:
     """One stream through ComfyUI; the output bytes and the inner events."""
-    orch = LocalOrchestrator()
-    await orch.start()
-    channels = orch.create_channels()
-    gateway = GatewayStream(channels)
-    gateway.start_readers()
+    orch, channels, gateway = await local_gateway()
     stream_id = f"compat-{channels.mid}"
     try:
         status, body, _ = await orch.start_stream(
@@ -92,7 +64,7 @@ async def run(
         await asyncio.sleep(1.0)
         await gateway.end_input()
         deadline = time.monotonic() + 20
-        while (await _get(comfy.url + "/health"))["status"] != "IDLE":
+        while (await get_json(comfy.url + "/health"))["status"] != "IDLE":
             assert time.monotonic() < deadline, "the stream did not end"
             await asyncio.sleep(0.2)
         await wait_for(lambda: gateway.output.end_reason is not None, 10)
@@ -151,7 +123,7 @@ async def test_comfystream_graph_size_and_every_update_shape_and_door(comfy: Any
         replies["flat"] = await _post(comfy.url + "/stream/params", {"sigma": 2.5}, headers)
         replies["bad"] = await _post(comfy.url + "/stream/update", {"sigma": 99}, headers)
         await asyncio.sleep(0.5)
-        replies["mid"] = (await _get(comfy.url + "/trickle/status"))["comfyui"]["streams"]
+        replies["mid"] = (await get_json(comfy.url + "/trickle/status"))["comfyui"]["streams"]
         replies["switch"] = await _post(
             comfy.url + "/api/stream/update", {"prompt": as_text(PRIMARY_INVERT)}, headers
         )

@@ -4,33 +4,20 @@ real headless Chromium against a real ComfyUI (the web tests' fixtures; skipped 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..web import conftest as web_fixtures
+from ..web.web_page import open_editor
+
 pytestmark = pytest.mark.comfyui
 
-ROOT = Path(__file__).resolve().parents[2]
 SECTION = "[data-testid=orchestrator-probes]"
 
-
-def _web_fixtures() -> Any:
-    name = "trickle_compat_web_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests/web/conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-comfy_web = _web_fixtures().comfy_web
-browser_page = _web_fixtures().browser_page
+comfy_web = web_fixtures.comfy_web  # the web tests' fixtures
+browser_page = web_fixtures.browser_page
 
 
 def probe(url: str) -> None:
@@ -41,12 +28,7 @@ def probe(url: str) -> None:
 
 def test_panel_shows_probes_and_what_is_advertised(comfy_web: Any, browser_page: Any) -> None:
     page = browser_page
-    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
-    assert status == 200
-    page.goto(comfy_web.url)
-    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
-    if page.locator(".p-dialog-mask").count():
-        page.keyboard.press("Escape")
+    open_editor(comfy_web, page)
     page.click(".trickle-live-tab-button")
     page.wait_for_selector(f"{SECTION} [data-field=gate]")
     assert "not seen" in page.inner_text(f"{SECTION} [data-field=gate]")

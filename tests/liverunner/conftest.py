@@ -13,10 +13,7 @@ ones ``127.0.0.1``, and trickle requests are recorded by Host so a test sees who
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +25,18 @@ from trickle_live.trickle.liverunner.service import LiveRunnerService
 from trickle_live.trickle.media.testclip import make_test_clip, split_segments
 from trickle_live.trickle.session.manager import StreamManager
 from trickle_live.trickle.session.processors import processor_factory
-from yarl import URL
+
+from ..raw_http import raw_request
 
 sys.path.insert(0, str(Path(__file__).parent))  # the emulator module beside this file
-from lr_emulator import OrchestratorEmulator  # noqa: E402
+from lr_emulator import running_emulator  # noqa: E402
+from lr_sessions import call, until  # noqa: E402
 
 
 @pytest.fixture
 async def orch() -> Any:
-    emulator = OrchestratorEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
+    async with running_emulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture
@@ -56,13 +53,6 @@ def make_segments(count: int, frames: int = 6, size: int = 64, fps: int = 30) ->
     return found
 
 
-async def until(predicate: Any, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 class Client:
     """What a live-runner client does (the SDK's reserve_session / post_json, by hand)."""
 
@@ -75,12 +65,7 @@ class Client:
             return dict(await resp.json())
 
     async def call(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.request(method, URL(url, encoded=True), json=body) as resp:
-            raw = await resp.read()
-            try:
-                return resp.status, json.loads(raw) if raw else None
-            except ValueError:
-                return resp.status, raw.decode(errors="replace")
+        return await call(self.http, method, url, body)
 
 
 @pytest.fixture
@@ -96,28 +81,6 @@ async def live(orch: Any) -> Any:
         yield service, Client(orch, http)
     await service.close()
     await manager.close()
-
-
-async def raw_request(
-    port: int, method: str, target: str, headers: dict[str, str]
-) -> tuple[int, bytes]:
-    """Send one HTTP/1.1 request with the exact request target; return (status, body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        if method == "POST":
-            lines.append("Content-Length: 2")
-        writer.write(
-            ("\r\n".join(lines) + "\r\n\r\n" + ("{}" if method == "POST" else "")).encode()
-        )
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout=5)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ import hmac
 import posixpath
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,3 +394,14 @@ class OrchestratorEmulator:
             for rid, runner in list(self.runners.items()):
                 if self._expired(runner):
                     await self.remove_runner(rid, "heartbeat timeout")
+
+
+@asynccontextmanager
+async def running_emulator() -> AsyncIterator[OrchestratorEmulator]:
+    """An emulator serving on loopback for the block (the ``orch`` fixtures)."""
+    emulator = OrchestratorEmulator()
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.close()

@@ -85,6 +85,14 @@ def decode(data: bytes) -> list[tuple[int, float]]:
     return out
 
 
+async def until(predicate: Any, timeout: float = 8.0) -> None:
+    """Poll ``predicate()`` every 20 ms until it holds; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
 async def wait_until(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -9,31 +9,13 @@ health while busy.
 from __future__ import annotations
 
 import asyncio
-import io
 import time
-from collections.abc import Callable
 from typing import Any
 
-import av
+from lr_sessions import decode, until
 from trickle_live.trickle.protocol.json_channels import ControlReader
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-def decode(data: bytes) -> list[tuple[int, float]]:
-    """(pts, mean brightness) of every video frame in a TS byte stream."""
-    out = []
-    with av.open(io.BytesIO(data), format="mpegts") as container:
-        for frame in container.decode(video=0):
-            out.append((int(frame.pts), float(frame.to_ndarray(format="rgb24").mean())))
-    return out
 
 
 async def start_session(

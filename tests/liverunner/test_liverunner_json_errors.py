@@ -5,7 +5,6 @@ aiohttp's status is kept here (the live-runner contract has 404 and 409); the bo
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +16,8 @@ from trickle_live.trickle.liverunner.config import LiveRunnerConfig
 from trickle_live.trickle.liverunner.service import LiveRunnerService
 from trickle_live.trickle.session.manager import StreamManager
 from trickle_live.trickle.session.processors import processor_factory
+
+from ..raw_http import exchange
 
 
 def _no_constant(name: str) -> Any:
@@ -78,15 +79,7 @@ async def test_aiohttp_own_answers_are_json(
 async def test_malformed_requests_get_json_400(
     app_url: tuple[str, int], request_bytes: bytes
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", app_url[1])
-    try:
-        writer.write(request_bytes)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, body = await exchange(app_url[1], request_bytes)
     lines = head.decode("latin-1").split("\r\n")
     ctype = next(
         (ln.split(": ", 1)[1] for ln in lines if ln.lower().startswith("content-type")), ""

@@ -4,58 +4,25 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 from trickle_live.trickle.media.decoder import StreamDecoder
-from trickle_live.trickle.media.frames import AudioFrame, VideoFrame
-from trickle_live.trickle.media.stats import DecoderStats
+from trickle_live.trickle.media.frames import VideoFrame
 from trickle_live.trickle.media.testclip import (
-    chunks,
     make_test_clip,
-    pattern_frame,
     read_frame_number,
     split_segments,
 )
+
+from .decode_run import Run, decode_segments, picture_error
 
 FPS = 30
 START = 90_000
 
 
-@dataclass
-class Run:
-    video: list[VideoFrame] = field(default_factory=list)
-    audio: list[AudioFrame] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stats: DecoderStats = field(default_factory=DecoderStats)
-
-    @property
-    def numbers(self) -> list[int]:
-        return [read_frame_number(f.image) for f in self.video]
-
-
-def picture_error(frame: VideoFrame) -> float:
-    """Mean absolute difference from the picture the frame's barcode names."""
-    expected = pattern_frame(read_frame_number(frame.image), frame.width, frame.height)
-    return float(np.abs(frame.image.astype(np.int16) - expected).mean())
-
-
 def decode(data: bytes, chunk: int = 700, audio: bool = True, **kw: object) -> Run:
-    run = Run()
-    decoder = StreamDecoder(
-        run.video.append,
-        run.audio.append if audio else None,
-        on_error=run.errors.append,
-        **kw,  # type: ignore[arg-type]
-    )
-    decoder.start()
-    for piece in chunks(data, chunk):
-        decoder.feed(piece)
-    decoder.end()
-    assert decoder.wait(20), "decode thread did not finish"
-    run.stats = decoder.stats
-    return run
+    return decode_segments([data], boundaries=False, chunk=chunk, audio=audio, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 from trickle_live.trickle.media.decoder import StreamDecoder
-from trickle_live.trickle.media.frames import AudioFrame, VideoFrame
+from trickle_live.trickle.media.frames import VideoFrame
 from trickle_live.trickle.media.pipe import BytePipe
-from trickle_live.trickle.media.stats import DecoderStats
 from trickle_live.trickle.media.testclip import (
     DecodedClip,
-    chunks,
     make_test_clip,
-    pattern_frame,
     read_frame_number,
     split_segments,
 )
 from trickle_live.trickle.media.ts_restarts import MuxerRestarts
+
+from .decode_run import Run
+from .decode_run import decode_segments as decode
 
 FPS = 30
 SEG_FRAMES = 15  # 0.5 s segments, like the interop test's publisher
@@ -66,44 +64,6 @@ def fresh_segments(
             )
         )
     return out
-
-
-@dataclass
-class Run:
-    video: list[VideoFrame] = field(default_factory=list)
-    audio: list[AudioFrame] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stats: DecoderStats = field(default_factory=DecoderStats)
-
-    @property
-    def numbers(self) -> list[int]:
-        return [read_frame_number(f.image) for f in self.video]
-
-    @property
-    def pts(self) -> list[int]:
-        return [f.pts for f in self.video]
-
-    def worst_picture(self) -> float:
-        def error(frame: VideoFrame) -> float:
-            expected = pattern_frame(read_frame_number(frame.image), frame.width, frame.height)
-            return float(np.abs(frame.image.astype(np.int16) - expected).mean())
-
-        return max(error(f) for f in self.video)
-
-
-def decode(segments: list[bytes], *, boundaries: bool = True, chunk: int = 700) -> Run:
-    run = Run()
-    decoder = StreamDecoder(run.video.append, run.audio.append, on_error=run.errors.append)
-    decoder.start()
-    for segment in segments:
-        for piece in chunks(segment, chunk):
-            decoder.feed(piece)
-        if boundaries:
-            decoder.end_segment()
-    decoder.end()
-    assert decoder.wait(20), "decode thread did not finish"
-    run.stats = decoder.stats
-    return run
 
 
 def expect_all(run: Run, frames: int, first: int = 0) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -15,16 +16,23 @@ import pytest
 from trickle_live.trickle.protocol.server import TrickleServer
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[TrickleServer]:
-    """A go-livepeer-like server (Autocreate off) with short intervals, channel ``ch`` created."""
-    srv = TrickleServer(continue_interval=0.2, disconnect_poll=0.05)
+@asynccontextmanager
+async def serving(**options: float) -> AsyncIterator[TrickleServer]:
+    """A go-livepeer-like server (Autocreate off) on loopback, channel ``ch`` created."""
+    srv = TrickleServer(**options)
     await srv.serve("127.0.0.1", 0)
     srv.create_channel("ch")
     try:
         yield srv
     finally:
         await srv.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TrickleServer]:
+    """The server with short intervals."""
+    async with serving(continue_interval=0.2, disconnect_poll=0.05) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -146,6 +154,24 @@ def path(base: str) -> Callable[[str], str]:
 Handler = Callable[
     [str, dict[str, str], asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 ]
+
+
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked request body, read to its last chunk (for scripted handlers)."""
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return body
+        body += data[:-2]
+
+
+async def accept_segment(request: str, writer: asyncio.StreamWriter) -> None:
+    """Answer a segment POST ``request`` ("POST /ch/<seq>") with 200 and its seq, as the server."""
+    seq = request.rsplit("/", 1)[1]
+    writer.write(f"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: {seq}\r\nContent-Length: 0\r\n\r\n".encode())
+    await writer.drain()
 
 
 @dataclass

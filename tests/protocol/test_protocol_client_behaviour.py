@@ -14,6 +14,8 @@ from trickle_live.trickle.errors import ChannelNotFound, ProtocolError
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
+from .conftest import accept_segment, read_chunked
+
 UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n"
 
 
@@ -50,16 +52,6 @@ async def test_subscriber_gives_up_after_max_retries_with_a_typed_error(scripted
     assert len(srv.requests) == 4  # the first try and 3 retries, then no more
 
 
-async def read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = b""
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-        data = await reader.readexactly(size + 2)
-        if size == 0:
-            return body
-        body += data[:-2]
-
-
 async def test_publisher_re_posts_the_same_seq_after_a_failure_before_any_byte(scripted):
     bodies: dict[str, bytes] = {}
     attempts: list[str] = []
@@ -70,11 +62,7 @@ async def test_publisher_re_posts_the_same_seq_after_a_failure_before_any_byte(s
             return  # the connection drops before the client sent a byte of body
         if request.startswith("POST"):
             bodies[request] = await read_chunked(reader)
-            seq = request.rsplit("/", 1)[1]
-            writer.write(
-                f"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: {seq}\r\nContent-Length: 0\r\n\r\n".encode()
-            )
-            await writer.drain()
+            await accept_segment(request, writer)
 
     srv = await scripted(handler)
     pub = TricklePublisher(srv.url + "ch")

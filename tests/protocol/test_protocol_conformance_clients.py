@@ -15,6 +15,8 @@ from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.server import TrickleServer
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
 
+from .conftest import accept_segment, read_chunked
+
 
 async def get(http: aiohttp.ClientSession, url: str):
     async with http.get(url) as resp:
@@ -163,19 +165,8 @@ async def test_32_client_survives_many_100_continue(scripted):
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             await writer.drain()
             await asyncio.sleep(0.01)
-        body = b""
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            chunk = await reader.readexactly(size + 2)
-            if size == 0:
-                break
-            body += chunk[:-2]
-        got.append(body)
-        seq = request.rsplit("/", 1)[1]
-        writer.write(
-            f"HTTP/1.1 200 OK\r\nLp-Trickle-Seq: {seq}\r\nContent-Length: 0\r\n\r\n".encode()
-        )
-        await writer.drain()
+        got.append(await read_chunked(reader))
+        await accept_segment(request, writer)
 
     srv = await scripted(continues)
     pub = TricklePublisher(srv.url + "ch")

@@ -15,19 +15,16 @@ import pytest
 from trickle_live.trickle.protocol.publisher import TricklePublisher
 from trickle_live.trickle.protocol.server import TrickleServer
 
+from .conftest import serving
+
 GONE = "went away"
 
 
 @pytest.fixture
 async def slow_poll_server() -> AsyncIterator[TrickleServer]:
     """The default disconnect poll (1 s): a parked GET notices its client left only then."""
-    server = TrickleServer()
-    await server.serve("127.0.0.1", 0)
-    server.create_channel("ch")
-    try:
+    async with serving() as server:
         yield server
-    finally:
-        await server.close()
 
 
 async def get_and_leave(base: str, seq: int, *, read: bool, reset: bool) -> None:

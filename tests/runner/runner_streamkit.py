@@ -99,5 +99,31 @@ def idle(runner: Any) -> bool:
     return manager.health() == "IDLE" and not manager.list()
 
 
+async def end_stream(
+    orch: LocalOrchestrator,
+    channels: Channels,
+    gateway: GatewayStream,
+    runner: Any,
+    timeout: float,
+) -> None:
+    """Close the stream's channels, wait (up to ``timeout``) for the runner to be idle, then
+    close the gateway (in that order, also when the wait fails)."""
+    orch.close_channels(channels)
+    try:
+        await wait_for(lambda: idle(runner), timeout)
+    finally:
+        await gateway.close()
+
+
+async def close_gateways(
+    orch: LocalOrchestrator, channels: Channels, *gateways: GatewayStream | None
+) -> None:
+    """Close ``channels`` at the orchestrator, then each gateway that was opened (not None)."""
+    orch.close_channels(channels)
+    for gateway in gateways:
+        if gateway is not None:
+            await gateway.close()
+
+
 def events_of(gateway: GatewayStream, kind: str) -> list[dict[str, Any]]:
     return [e["event"] for _, e in gateway.events if e.get("event", {}).get("type") == kind]

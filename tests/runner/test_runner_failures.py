@@ -14,7 +14,7 @@ import aiohttp
 import av
 import numpy as np
 import pytest
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, end_stream, events_of, idle, open_stream, wait_for
 from trickle_live.trickle.media import decoder as decoder_module
 from trickle_live.trickle.media import encoder as encoder_module
 from trickle_live.trickle.protocol.publisher import TricklePublisher
@@ -69,6 +69,12 @@ async def json_get(http: aiohttp.ClientSession, url: str) -> Any:
         return await resp.json()
 
 
+async def publish_until_ended(gateway: Any, manager: Any) -> None:
+    """Publish a 1 s clip at once; wait (5 s) until the stream, failing on it, has ended."""
+    await gateway.publish(clip(1.0), realtime=False)
+    await wait_for(lambda: manager.list() == [] and manager.history, 5)
+
+
 @pytest.mark.parametrize("source", list(FAULTS))
 async def test_a_failed_pipeline_thread_is_told_and_stops_the_stream(
     source: str,
@@ -91,8 +97,7 @@ async def test_a_failed_pipeline_thread_is_told_and_stops_the_stream(
     gateway, channels, status, _, _ = await open_stream(orchestrator, runner.url)
     try:
         assert status == 200
-        await gateway.publish(clip(1.0), realtime=False)
-        await wait_for(lambda: manager.list() == [] and manager.history, 5)
+        await publish_until_ended(gateway, manager)
         ended = manager.history[-1]
         assert words in ended["failure"], ended
         assert ended["stop_reason"].startswith(f"failed: {source} stopped"), ended
@@ -149,9 +154,7 @@ async def test_video_that_is_not_h264_is_an_error_event_naming_the_codec(
         snapshot = runner.api.manager.list()[0]
         assert snapshot["frames_in"] == 0 and codec in snapshot["last_error"]
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 5)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 5)
 
 
 async def test_malformed_control_messages_are_error_events(
@@ -180,9 +183,7 @@ async def test_malformed_control_messages_are_error_events(
         assert "at most 1048576 bytes" in messages[2] and "JSON object" in messages[3]
         await wait_for(lambda: runner.api.manager.active()[0].processor.strength == 0.5, 5)
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 5)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 5)
 
 
 async def test_error_after_a_failure_ends_by_itself_when_no_stream_comes(
@@ -197,8 +198,7 @@ async def test_error_after_a_failure_ends_by_itself_when_no_stream_comes(
     gateway, channels, status, _, _ = await open_stream(orchestrator, runner.url)
     try:
         assert status == 200
-        await gateway.publish(clip(1.0), realtime=False)
-        await wait_for(lambda: manager.list() == [] and manager.history, 5)
+        await publish_until_ended(gateway, manager)
         assert manager.health() == "ERROR"
         await wait_for(lambda: manager.health() == "IDLE", 2)
         assert "add_mux_stream" in manager.last_error

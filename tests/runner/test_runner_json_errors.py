@@ -14,8 +14,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, end_stream, events_of, open_stream, wait_for
 from trickle_live.trickle.protocol.subscriber import TrickleSubscriber
+
+from ..raw_http import exchange
 
 ALLOWED = {400, 401, 422, 500}
 START = {
@@ -43,15 +45,7 @@ def assert_json_error(status: int, ctype: str, body: bytes, allowed: set[int]) -
 
 async def raw(port: int, data: bytes) -> tuple[int, str, bytes]:
     """Send bytes as they are; return (status, content type, body) of the one answer."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, body = await exchange(port, data)
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
     ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
@@ -204,9 +198,7 @@ async def test_non_finite_numbers_never_reach_events_or_answers(
         async with http.get(runner.url + "/stream/status", headers={"X-Stream-Id": ""}) as resp:
             strict(await resp.read())
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     assert len(bodies) >= 3

@@ -7,7 +7,16 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from runner_streamkit import clip, decode, events_of, idle, open_stream, wait_for
+from runner_streamkit import (
+    clip,
+    close_gateways,
+    decode,
+    end_stream,
+    events_of,
+    idle,
+    open_stream,
+    wait_for,
+)
 from trickle_live.trickle.session.processors import ThreadedProcessor
 
 
@@ -49,10 +58,7 @@ async def test_stale_stream_is_preempted(make_runner: Any, orchestrator: Any) ->
         orchestrator.close_channels(ch2)
         await wait_for(lambda: idle(runner), 10)
     finally:
-        orchestrator.close_channels(ch1)
-        await first.close()
-        if second is not None:
-            await second.close()
+        await close_gateways(orchestrator, ch1, first, second)
 
 
 async def test_stream_stops_after_input_timeout(make_runner: Any, orchestrator: Any) -> None:
@@ -100,9 +106,7 @@ async def test_processor_exception_is_reported_and_the_stream_goes_on(
         assert errors and "model exploded" in errors[0]["message"]
         assert runner.api.manager.health() == "OK"
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
     out = decode(gateway.output.data)
     assert -1 not in out.numbers
     assert any(out.inverted) and not all(out.inverted)  # failed frames went out unprocessed
@@ -124,9 +128,7 @@ async def test_corrupt_segment_is_reported_and_the_stream_recovers(
         assert any(e["message"].startswith("input") for e in events_of(gateway, "error"))
         assert runner.api.manager.list()[0]["errors"] >= 1
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
     out = decode(gateway.output.data)
     assert sum(1 for n in out.numbers if n >= 30) >= 14  # the segment after the damage is whole
 

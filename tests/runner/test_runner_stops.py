@@ -7,7 +7,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from runner_streamkit import clip, events_of, idle, open_stream, wait_for
+from runner_streamkit import (
+    clip,
+    close_gateways,
+    end_stream,
+    events_of,
+    idle,
+    open_stream,
+    wait_for,
+)
 from trickle_live.trickle.runner.simulator import GatewayStream
 
 
@@ -30,9 +38,7 @@ async def test_input_stall_is_an_error_event_and_the_stream_goes_on(
         assert "input resumed" in infos
         assert len(events_of(gateway, "error")) == 1  # one stall, one event
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
 
 
 async def test_input_channel_404_stops_the_stream_and_deletes_ours(
@@ -82,7 +88,4 @@ async def test_stream_whose_control_channel_ended_is_preempted(
         orchestrator.close_channels(ch2)
         await wait_for(lambda: idle(runner), 10)
     finally:
-        orchestrator.close_channels(ch1)
-        await first.close()
-        if second is not None:
-            await second.close()
+        await close_gateways(orchestrator, ch1, first, second)

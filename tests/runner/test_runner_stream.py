@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from runner_streamkit import clip, decode, events_of, idle, open_stream, wait_for
+from runner_streamkit import clip, decode, end_stream, events_of, idle, open_stream, wait_for
 
 
 async def test_happy_path_invert_update_keepalive_and_stop_by_input_deletion(
@@ -72,9 +72,7 @@ async def test_status_events_start_at_once_and_repeat(make_runner: Any, orchestr
         assert first_at < 2.0 and max(gaps) < 1.0
         assert events_of(gateway, "status")[0]["state"] in ("LOADING", "DEGRADED_INPUT")
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
 
 
 async def test_output_starts_while_the_processor_loads(make_runner: Any, orchestrator: Any) -> None:
@@ -95,9 +93,7 @@ async def test_output_starts_while_the_processor_loads(make_runner: Any, orchest
         snap = runner.api.manager.list()[0]
         assert snap["processor"] == "LOADING" and snap["frames_passthrough"] > 0
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)
     out = decode(gateway.output.data)
     assert out.numbers and -1 not in out.numbers and not any(out.inverted)  # the input itself
 
@@ -120,6 +116,4 @@ async def test_invalid_update_becomes_an_error_event_and_the_stream_goes_on(
         await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 28, 5)
         assert runner.api.manager.health() == "OK"
     finally:
-        orchestrator.close_channels(channels)
-        await wait_for(lambda: idle(runner), 10)
-        await gateway.close()
+        await end_stream(orchestrator, channels, gateway, runner, 10)

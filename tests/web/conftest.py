@@ -6,10 +6,8 @@ missing."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,26 +15,13 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..comfyui.conftest import boot
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]  # fmt: skip
-
-
-def _comfy_helpers() -> Any:
-    """The ComfyUI start-up helpers of tests/comfyui (loaded by path: conftests are not modules)."""
-    spec = importlib.util.spec_from_file_location(
-        "trickle_web_comfy_helpers", ROOT / "tests" / "comfyui" / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    if spec.name in sys.modules:
-        return sys.modules[spec.name]
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
 
 
 def chromium_path() -> str | None:
@@ -47,7 +32,7 @@ def chromium_path() -> str | None:
 @pytest.fixture(scope="module")
 def comfy_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # the live-runner app runs on a port of its own, so the panel shows its registration
-    with _comfy_helpers().boot(
+    with boot(
         tmp_path_factory,
         "comfy-web",
         skip_reason="COMFYUI_PATH is not set: the web tests need a real ComfyUI (see docs/web.md)",

@@ -6,22 +6,16 @@ timestamps of a recording stands in for it here."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
 from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import av
 import numpy as np
 import pytest
-from trickle_live.nodes.store import WorkflowStore
-from trickle_live.routes.panel import panel_settings, register_panel
-from trickle_live.trickle.config import RunnerConfig
-from trickle_live.trickle.runner.app import RunnerServer, build_app
+
+from .panel_app import Panel, serve_panel, wait_for
 
 GREY = 40  # the recording's flat picture: far from the generated clip's colours
 
@@ -45,35 +39,10 @@ def webcam_recording(seconds: float = 6.0, fps: int = 10) -> bytes:
     return out.getvalue()
 
 
-class Panel:
-    def __init__(self, server: RunnerServer, http: aiohttp.ClientSession) -> None:
-        self.server, self.http = server, http
-
-    async def call(
-        self, method: str, path: str, body: Any = None, data: bytes | None = None
-    ) -> Any:
-        kw: dict[str, Any] = {"json": body} if body is not None else {"data": data}
-        async with self.http.request(method, self.server.url + path, **kw) as resp:
-            raw = await resp.read()
-            return resp.status, json.loads(raw) if resp.content_type == "application/json" else raw
-
-
 @pytest.fixture
 async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
-    store = WorkflowStore(tmp_path / "trickle-live" / "workflows")
-    settings = panel_settings(store)
-    settings.env = {}
-    app = build_app(RunnerConfig(), "invert")
-    _, loopback = register_panel(app, store, settings)
-    server = RunnerServer(app)
-    await server.start()
-    settings.attach(server.api, server.api.manager)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        try:
-            yield Panel(server, http)
-        finally:
-            await loopback.close()
-            await server.close()
+    async with serve_panel(tmp_path) as served:
+        yield served
 
 
 async def frame_mean(panel: Panel, stream_id: str) -> float | None:
@@ -83,16 +52,6 @@ async def frame_mean(panel: Panel, stream_id: str) -> float | None:
     with av.open(io.BytesIO(data), format="image2pipe") as container:
         frame = next(container.decode(video=0))
         return float(frame.to_ndarray(format="rgb24").mean())
-
-
-async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 async def test_an_uploaded_recording_streams_through_the_runner(panel: Panel) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trickle_live.trickle.session.workflow_spec import EXAMPLES_DIR
+
+from .web_page import load_blur, open_editor, wait_until
 
 pytestmark = pytest.mark.comfyui
 
@@ -24,17 +25,23 @@ ROOT = Path(__file__).resolve().parents[2]
 IMG = Path(os.environ.get("TRICKLE_SCREENSHOTS") or tempfile.gettempdir() + "/trickle-live-screens")
 PANEL = "[data-testid=trickle-live-panel]"
 
-# The share of horizontally adjacent pixel pairs that differ by more than 24 (edges: a sharpness
-# figure; the test clip's barcode and colour wraps are hard edges, a strong blur removes them),
-# and a short fingerprint of its pixels; null until the preview has a frame.
-PREVIEW_FIGURES = """() => {
+# The preview image's RGBA pixels as `d` (its size: c.width, c.height); null without a frame.
+PREVIEW_PIXELS = """
   const img = document.querySelector('[data-testid=preview]');
   if (!img || !img.src || !img.naturalWidth) return null;
   const c = document.createElement('canvas');
   c.width = img.naturalWidth; c.height = img.naturalHeight;
   const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
   const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  let sum = 0, n = 0, print = 0;
+"""
+
+# The share of horizontally adjacent pixel pairs that differ by more than 24 (edges: a sharpness
+# figure; the test clip's barcode and colour wraps are hard edges, a strong blur removes them),
+# and a short fingerprint of its pixels; null until the preview has a frame.
+PREVIEW_FIGURES = (
+    "() => {"
+    + PREVIEW_PIXELS
+    + """  let sum = 0, n = 0, print = 0;
   for (let y = 0; y < c.height; y += 1) for (let x = 1; x < c.width; x += 1) {
     const i = (y * c.width + x) * 4;
     sum += Math.max(Math.abs(d[i] - d[i - 4]), Math.abs(d[i + 1] - d[i - 3])) > 24 ? 1 : 0;
@@ -44,17 +51,7 @@ PREVIEW_FIGURES = """() => {
   return {sharpness: sum / n, print, frames: Number(img.dataset.frames || 0),
           width: c.width, height: c.height};
 }"""
-
-
-def wait_until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+)
 
 
 def shot(page: Any, name: str) -> None:
@@ -64,20 +61,8 @@ def shot(page: Any, name: str) -> None:
 
 def test_panel_opens_and_logs_nothing(comfy_web: Any, browser_page: Any) -> None:
     page = browser_page
-    # A fresh user directory: no first-run templates dialog over the editor.
-    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
-    assert status == 200
-    page.goto(comfy_web.url)
-    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
-    if page.locator(".p-dialog-mask").count():
-        page.keyboard.press("Escape")
-    blur = json.loads((EXAMPLES_DIR / "blur.json").read_text())
-    page.evaluate("g => app.loadGraphData(g)", blur)
-    page.evaluate(
-        """async () => { const s = app.extensionManager.setting;
-           await s.set('TrickleLive.TestSeconds', 40); await s.set('TrickleLive.TestFps', 12);
-           await s.set('TrickleLive.TestSize', '256x256'); await s.set('TrickleLive.PreviewFps', 4); }"""
-    )
+    open_editor(comfy_web, page)  # a fresh user directory: no first-run templates dialog
+    load_blur(page, test_seconds=40, preview_fps=4)
     page.click(".trickle-live-tab-button")
     page.wait_for_selector(f"{PANEL} [data-testid=runner-state].tl-state-IDLE")
     entry = json.loads(page.inner_text("[data-testid=ai-models-entry]"))
@@ -175,17 +160,14 @@ def test_a_parameter_control_changes_the_output(comfy_web: Any, browser_page: An
     assert page.errors == []
 
 
-PREVIEW_MEAN = """() => {
-  const img = document.querySelector('[data-testid=preview]');
-  if (!img || !img.src || !img.naturalWidth) return null;
-  const c = document.createElement('canvas');
-  c.width = img.naturalWidth; c.height = img.naturalHeight;
-  const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-  const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  let sum = 0;
+PREVIEW_MEAN = (
+    "() => {"
+    + PREVIEW_PIXELS
+    + """  let sum = 0;
   for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
   return {mean: sum / (d.length / 4), frames: Number(img.dataset.frames || 0)};
 }"""
+)
 
 
 def grey_webm(value: int, seconds: float = 4.0) -> bytes:

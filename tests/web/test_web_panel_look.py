@@ -9,7 +9,6 @@ a temporary folder."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -18,24 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trickle_live.trickle.session.workflow_spec import EXAMPLES_DIR
+
+from .web_page import load_blur, open_editor, wait_until
 
 pytestmark = pytest.mark.comfyui
 
 IMG = Path(os.environ.get("TRICKLE_SCREENSHOTS") or tempfile.gettempdir() + "/trickle-live-screens")
 PANEL = "[data-testid=trickle-live-panel]"
 NARROW = 260  # px: narrower than ComfyUI lets the sidebar be (its minimum is 312 px, the default)
-
-
-def wait_until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def sidebar_width(page: Any, width: int | None) -> int:
@@ -105,18 +94,8 @@ def section_shots(page: Any, prefix: str) -> None:
 
 def test_the_panel_wears_the_frontends_look(comfy_web: Any, browser_page: Any) -> None:
     page = browser_page
-    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
-    assert status == 200
-    page.goto(comfy_web.url)
-    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
-    if page.locator(".p-dialog-mask").count():
-        page.keyboard.press("Escape")
-    page.evaluate("g => app.loadGraphData(g)", json.loads((EXAMPLES_DIR / "blur.json").read_text()))
-    page.evaluate(
-        """async () => { const s = app.extensionManager.setting;
-           await s.set('TrickleLive.TestSeconds', 60); await s.set('TrickleLive.TestFps', 12);
-           await s.set('TrickleLive.TestSize', '256x256'); await s.set('TrickleLive.PreviewFps', 2); }"""
-    )
+    open_editor(comfy_web, page)
+    load_blur(page, test_seconds=60, preview_fps=2)
     page.click(".trickle-live-tab-button")
     page.wait_for_selector(f"{PANEL} [data-testid=runner-state].tl-state-IDLE")
     page.wait_for_selector(f"{PANEL} [data-testid=config] [data-setting=capacity]")

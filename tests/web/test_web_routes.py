@@ -11,48 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import av
 import numpy as np
 import pytest
-from trickle_live.nodes.store import WorkflowStore
-from trickle_live.routes.panel import panel_settings, register_panel
-from trickle_live.trickle.config import RunnerConfig
-from trickle_live.trickle.runner.app import RunnerServer, build_app
 
-
-class Panel:
-    def __init__(self, server: RunnerServer, http: aiohttp.ClientSession, root: Path) -> None:
-        self.server, self.http, self.root = server, http, root
-        self.token = ""  # sent once set: settings changes and preview frames need it then
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        kw: dict[str, Any] = {} if body is None else {"json": body}
-        if self.token:
-            kw["headers"] = {"Authorization": f"Bearer {self.token}"}
-        async with self.http.request(method, self.server.url + path, **kw) as resp:
-            raw = await resp.read()
-            if resp.content_type == "application/json":
-                return resp.status, json.loads(raw)
-            return resp.status, raw
+from .panel_app import Panel, serve_panel, wait_for
 
 
 @pytest.fixture
 async def panel(tmp_path: Path) -> AsyncIterator[Panel]:
-    store = WorkflowStore(tmp_path / "trickle-live" / "workflows")
-    settings = panel_settings(store)
-    settings.env = {}  # the test's own environment: nothing set
-    app = build_app(RunnerConfig(), "invert")
-    _, loopback = register_panel(app, store, settings)
-    server = RunnerServer(app)
-    await server.start()
-    settings.attach(server.api, server.api.manager)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        try:
-            yield Panel(server, http, tmp_path / "trickle-live")
-        finally:
-            await loopback.close()
-            await server.close()
+    async with serve_panel(tmp_path) as served:
+        yield served
 
 
 async def test_settings_are_saved_in_the_user_dir_and_apply_to_the_runner(panel: Panel) -> None:
@@ -142,16 +111,6 @@ def data_rows(data: bytes) -> int:
     return 16  # below the test clip's barcode band
 
 
-async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: Panel) -> None:
     await panel.call("POST", "/trickle/settings", {"token": "t0k"})  # the test stream sends it
     panel.token = "t0k"  # the preview frames need it too
@@ -160,11 +119,7 @@ async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: P
     assert status == 200, started
     sid = started["stream_id"]
 
-    async def streams() -> Any:
-        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
-        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 5]
-
-    await wait_for(streams)
+    await wait_for(lambda: sent_more_than(panel, sid, 5))
     plain = await wait_for(lambda: frame_mean(panel, sid))
     status, _ = await panel.call("POST", "/trickle/live-test/update", {"strength": 1})
     assert status == 200
@@ -178,6 +133,12 @@ async def test_test_stream_runs_through_the_runner_and_updates_reach_it(panel: P
     assert status == 200 and not figures["running"] and figures["output_segments"] >= 1
     await wait_for(lambda: _health_idle(panel))
     assert (await panel.call("GET", "/trickle/live-test"))[1]["running"] is False
+
+
+async def sent_more_than(panel: Panel, sid: str, frames: int) -> list[Any]:
+    """The stream ``sid`` as /trickle/streams lists it once it has sent more than ``frames``."""
+    listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
+    return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > frames]
 
 
 async def _health_idle(panel: Panel) -> bool:
@@ -228,11 +189,7 @@ async def test_stopping_the_test_stream_is_not_an_error(panel: Panel) -> None:
     assert status == 200, started
     sid = started["stream_id"]
 
-    async def flowing() -> Any:
-        listed = (await panel.call("GET", "/trickle/streams"))[1]["streams"]
-        return [s for s in listed if s["stream_id"] == sid and s["frames_out"] > 20]
-
-    await wait_for(flowing)
+    await wait_for(lambda: sent_more_than(panel, sid, 20))
     await asyncio.sleep(0.45)  # somewhere inside a segment
     status, figures = await panel.call("POST", "/trickle/live-test/stop")
     assert status == 200 and not figures["running"], figures

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from trickle_live.trickle.session.workflow_spec import BUNDLED_DIR, EXAMPLES_DIR
 
+from .web_page import open_editor
+
 pytestmark = pytest.mark.comfyui
 
 MODULE = "trickle-live"  # the pack's folder name under custom_nodes (conftest's symlink)
@@ -47,15 +49,6 @@ THUMBNAIL = """async (side) => {
   out.getContext('2d').drawImage(el, left, top, s, s, 0, 0, side, side);
   return out.toDataURL('image/jpeg', 0.85);
 }"""
-
-
-def open_editor(comfy_web: Any, page: Any) -> None:
-    status, _ = comfy_web.request("POST", "/api/settings", {"Comfy.TutorialCompleted": True})
-    assert status == 200
-    page.goto(comfy_web.url)
-    page.wait_for_function("window.app && window.app.extensionManager && window.app.graph")
-    if page.locator(".p-dialog-mask").count():
-        page.keyboard.press("Escape")
 
 
 def test_each_example_is_one_template(comfy_web: Any) -> None:

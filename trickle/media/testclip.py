@@ -9,8 +9,9 @@ of the encoder under test, with keyframes every ``keyframe_seconds`` (and only t
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import ParamSpec
 
 import av
 import numpy as np
@@ -21,6 +22,8 @@ from .timing import CLOCK_HZ, TB_90K
 
 BARCODE_BITS = 16
 AUDIO_RATE = 48_000
+
+P = ParamSpec("P")
 
 
 def pattern_frame(index: int, width: int, height: int) -> np.ndarray:
@@ -172,21 +175,16 @@ def split_segments(data: bytes) -> list[bytes]:
     return [bytes(s) for s in sink.segments]
 
 
-def iter_segments(
-    seconds: float = 2.0,
-    width: int = 64,
-    height: int = 64,
-    fps: float = 30.0,
-    audio: bool | str = False,
-    *,
-    keyframe_seconds: float = 1.0,
-    start_pts: int = 90_000,
-) -> Iterator[bytes]:
-    """The trickle segments of a generated clip (one per keyframe interval)."""
-    clip = make_test_clip(
-        seconds, width, height, fps, audio, keyframe_seconds=keyframe_seconds, start_pts=start_pts
-    )
-    yield from split_segments(clip)
+def _segmented(make: Callable[P, bytes]) -> Callable[P, Iterator[bytes]]:
+    def segments(*args: P.args, **kwargs: P.kwargs) -> Iterator[bytes]:
+        """The trickle segments of a generated clip (one per keyframe interval): takes the
+        arguments of :func:`make_test_clip`, which runs at the first ``next``."""
+        yield from split_segments(make(*args, **kwargs))
+
+    return segments
+
+
+iter_segments = _segmented(make_test_clip)
 
 
 def chunks(data: bytes, size: int) -> Iterator[bytes]:

@@ -51,6 +51,27 @@ def make_client_session(
     return aiohttp.ClientSession(connector=connector, **kw)
 
 
+class ClientSessionSlot:
+    """A trickle client's session: the caller's (left open), or its own, made on first use and
+    closed by :meth:`close`."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, *, verify_tls: bool) -> None:
+        self._session = session
+        self._own = session is None
+        self._verify_tls = verify_tls
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = make_client_session(verify_tls=self._verify_tls)
+        return self._session
+
+    async def close(self) -> None:
+        """Close an own session (a later :meth:`get` makes a new one); a caller's stays open."""
+        if self._own and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 def no_redirects() -> aiohttp.TraceConfig:
     """A trace that refuses every redirect before aiohttp follows it (any method, any call)."""
 

@@ -25,7 +25,7 @@ from ..errors import ChannelClosed, ChannelNotFound, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
 from ..timeouts import with_timeout
 from . import headers as h
-from .http import make_client_session
+from .http import ClientSessionSlot
 from .segment_writer import SegmentWriter, delete_url
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,7 @@ class TricklePublisher:
         self.url = url.rstrip("/")
         self.mime_type = mime_type
         self.timeout = timeout
-        self._session = session
-        self._own_session = session is None
-        self._verify_tls = verify_tls
+        self._http = ClientSessionSlot(session, verify_tls=verify_tls)
         self._reset = reset
         self._max_retries = max_retries
         self._seq: int | None = None
@@ -107,9 +105,7 @@ class TricklePublisher:
                     await writer.abort()
             self._pending = None
             self._writers = []
-            if self._own_session and self._session is not None:
-                await self._session.close()
-                self._session = None
+            await self._http.close()
 
     async def __aenter__(self) -> TricklePublisher:
         return self
@@ -120,9 +116,7 @@ class TricklePublisher:
     # -- internals -----------------------------------------------------------------------------
 
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = make_client_session(verify_tls=self._verify_tls)
-        return self._session
+        return self._http.get()
 
     def _open(self, seq: int, *, reset: bool = False) -> SegmentWriter:
         headers = {"Content-Type": self.mime_type}

@@ -26,7 +26,7 @@ from ..errors import ProtocolError, TrickleTimeout
 from ..redaction import redact_channel_url, scrub
 from ..timeouts import with_timeout
 from . import headers as h
-from .http import make_client_session
+from .http import ClientSessionSlot
 from .segment_reader import Segment, connection_errors
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,7 @@ class TrickleSubscriber:
         self.read_timeout = read_timeout
         self.retry_delay = retry_delay
         self._seq = start_seq
-        self._session = session
-        self._own_session = session is None
-        self._verify_tls = verify_tls
+        self._http = ClientSessionSlot(session, verify_tls=verify_tls)
         self._first_byte_timeout = first_byte_timeout
         self._refresh = refresh_interval
         self._pending: asyncio.Task[Segment | None] | None = None
@@ -111,9 +109,7 @@ class TrickleSubscriber:
         if self._current is not None:
             self._current.abandon()
             self._current = None
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def __aenter__(self) -> TrickleSubscriber:
         return self
@@ -127,9 +123,7 @@ class TrickleSubscriber:
         return asyncio.create_task(self._fetch(seq), name=f"trickle-get {self.shown}/{seq}")
 
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = make_client_session(verify_tls=self._verify_tls)
-        return self._session
+        return self._http.get()
 
     async def _fetch(self, seq: int) -> Segment | None:
         """GET ``seq`` until a segment starts (or the channel ends), following 470s."""
