@@ -28,8 +28,10 @@ import time
 import uuid
 from typing import Any
 
+from ..trickle.errors import ValidationError
 from ..trickle.media.frame_queue import QueueClosed
 from ..trickle.timeouts import with_timeout
+from .batch import Batches, Item, batch_limit
 from .bindings import REGISTRY, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .graph import Workflow
@@ -65,14 +67,17 @@ class LeaseRunner:
         execution: PrivateExecution,
         plans: PlanMaker | None = None,
         plans_off: str = "",
+        batch: int = 1,
     ) -> None:
         self.host = host
         self.execution = execution
         self.jobs: list[LeaseJob] = []
         self.lease_id: str | None = None  # queued or running
         self.serving: str | None = None  # the lease whose node is running now
-        self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0}
+        self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0,
+                         "batches": 0, "batched_frames": 0, "shared_batches": 0}  # fmt: skip
         self.frames = JobFrames(execution, plans, plans_off, self.counters)
+        self.batches = Batches(batch)  # TRICKLE_BATCH (batch.py)
         self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
         self.last_end = ""  # why the last lease ended
         self._issued: set[str] = set()
@@ -92,7 +97,12 @@ class LeaseRunner:
             plans, off = PlanMaker.for_comfyui(host.server)
             if plans is None:
                 log.info("trickle-live: frame plans off (%s)", off)
-            cls._instance = cls(host, execution, plans, off or "")
+            try:
+                batch = batch_limit()
+            except ValidationError as exc:
+                log.warning("trickle-live: %s; frames run one at a time", exc)
+                batch = 1
+            cls._instance = cls(host, execution, plans, off or "", batch)
         return cls._instance, None
 
     @classmethod
@@ -208,7 +218,11 @@ class LeaseRunner:
                     self._ready.wait(IDLE_WAIT)
                     continue
                 job, ticket, future = work
-                result = await self._run(job, ticket, future)
+                batch = self._gather(job, ticket) if future is None else []
+                if len(batch) > 1:
+                    result = await self._run_batch(batch)
+                else:
+                    result = await self._run(job, ticket, future)
                 if result.error == "interrupted":
                     reason = "interrupted"
                     break
@@ -264,6 +278,36 @@ class LeaseRunner:
                 return job, job.ticket(frame), None
         return None
 
+    def _gather(self, job: LeaseJob, ticket: Ticket) -> list[Item]:
+        with self._lock:
+            return self.batches.gather(job, ticket, list(self.jobs))
+
+    async def _run_batch(self, items: list[Item]) -> PromptResult:
+        """Several waiting frames as one batch (``batch.py``); the lead's result."""
+        began = time.thread_time()
+        try:
+            for _, ticket in items:
+                REGISTRY.add(ticket)
+            try:
+                results = await self.batches.run(self.frames, items)
+            except Exception as exc:  # the executor itself broke: these frames fail
+                log.exception("trickle-live: running a batch failed")
+                failed = PromptResult(
+                    False, f"executor failed: {exc}", {"exception": type(exc).__name__}
+                )
+                results = [failed] * len(items)
+            finally:
+                for _, ticket in items:
+                    REGISTRY.pop(ticket.prompt_id)
+            for (job, ticket), result in zip(items, results, strict=True):
+                self.counters["frames"] += 1
+                job.on_result(ticket, result)
+            self.frame_cpu_s += time.thread_time() - began
+            return next((r for r in results if r.error == "interrupted"), results[0])
+        finally:
+            for job, _ in items:
+                job.busy = False
+
     async def _run(
         self,
         job: LeaseJob,
@@ -303,6 +347,7 @@ class LeaseRunner:
             "serving": self.serving is not None,
             "last_end": self.last_end,
             "frame_plans": self.frames.plans_state(),
+            "batch": self.batches.state(),
         }
 
 

@@ -108,7 +108,7 @@ class JobFrames:
                 job.stale = 0
                 self.counters["plan_frames"] += 1
                 job.node_runs.update(step.class_type for step in plan.steps)
-                self._keep_constants(job, plan)
+                self.keep_constants(job, plan)
                 return result
         before = cached_outputs(job.executor, workflow)
         result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
@@ -121,7 +121,7 @@ class JobFrames:
             self._build_plan(job, ticket.version, workflow, outputs)
         return result
 
-    def _keep_constants(self, job: LeaseJob, plan: FramePlan) -> None:
+    def keep_constants(self, job: LeaseJob, plan: FramePlan) -> None:
         """After a plan's frame, what the executor does after each node: let a RAM-pressure cache
         evict (``--cache-ram``). A constant evicted from the cache must not live on in the plan
         (it would keep a model in memory that ComfyUI meant to free): the plan is dropped, and the

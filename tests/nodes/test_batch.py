@@ -1,0 +1,96 @@
+"""Batching waiting frames (``nodes/batch.py``): the setting, which frames join a batch, and which
+plans cannot batch — against stand-in jobs. In a real ComfyUI: tests/comfyui/test_comfyui_batch.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from trickle_live.nodes.batch import Batches, batch_limit, reads_per_frame_values
+from trickle_live.nodes.bindings import StreamBinding
+from trickle_live.nodes.frame_plan import FramePlan, Step
+from trickle_live.nodes.lease_job import LeaseJob
+from trickle_live.trickle.errors import ValidationError
+from trickle_live.trickle.media.frame_queue import FrameQueue
+from trickle_live.trickle.media.frames import VideoFrame
+from trickle_live.trickle.session.processor import FrameIO
+
+
+@pytest.mark.parametrize(("raw", "limit"), [("", 1), ("off", 1), ("0", 1), ("1", 1), ("4", 4)])
+def test_batch_limit(raw: str, limit: int) -> None:
+    assert batch_limit(raw) == limit
+
+
+@pytest.mark.parametrize("raw", ["on", "-1", "65", "2.5"])
+def test_batch_limit_refuses_other_values(raw: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        batch_limit(raw)
+    assert info.value.field == "TRICKLE_BATCH" and info.value.received == raw
+
+
+def plan(reads: tuple[str, int] | None = None) -> FramePlan:
+    links = {"image": ("1", 0)}
+    if reads is not None:
+        links[reads[0]] = ("1", reads[1])
+    steps = [
+        Step("1", "TrickleInput", object, None, {}, {}),
+        Step("2", "Blur", object, object(), {}, links),
+        Step("3", "TrickleOutput", object, None, {}, {"images": ("2", 0)}),
+    ]
+    return FramePlan(None, None, steps, {})  # type: ignore[arg-type]
+
+
+def test_plans_reading_per_frame_values_cannot_batch() -> None:
+    assert reads_per_frame_values(plan()) is None
+    assert reads_per_frame_values(plan(("width", 1))) is None  # one size per batch
+    assert reads_per_frame_values(plan(("seed", 3))) == "node 2 (Blur) reads frame_index (seed)"
+    assert reads_per_frame_values(plan(("sigma", 4))) == "node 2 (Blur) reads timestamp (sigma)"
+
+
+def job(graph: dict[str, Any], with_plan: FramePlan | None = None) -> LeaseJob:
+    io = FrameIO("s", input=FrameQueue(8), output=FrameQueue(8))
+    made = LeaseJob(StreamBinding(io), None, lambda: (graph, ["3"], 1), lambda t, r: None)
+    made.enabled = True
+    made.set_plan(1, with_plan or plan(), "")
+    return made
+
+
+def frame(pts: int, size: int = 8) -> VideoFrame:
+    return VideoFrame(np.zeros((size, size, 3), np.uint8), pts)
+
+
+def test_gather_takes_waiting_frames_of_one_size_and_one_workflow() -> None:
+    graph = {"2": {"class_type": "Blur", "inputs": {"radius": 2}}}
+    lead, twin = job(graph), job({"2": {"class_type": "Blur", "inputs": {"radius": 2}}})
+    other = job({"2": {"class_type": "Blur", "inputs": {"radius": 3}}})
+    for j in (lead, twin, other):
+        for pts in (1, 2):
+            j.input.put(frame(pts))
+    lead.input.put(frame(3, size=16))  # another size: waits for a batch of its own
+    first = lead.input.get(0)
+    assert first is not None
+    batches = Batches(4)
+    items = batches.gather(lead, lead.ticket(first), [lead, twin, other])
+    assert [(j, t.frame.pts if t.frame else None) for j, t in items] == [
+        (lead, 1), (lead, 2), (twin, 1), (twin, 2)
+    ]  # fmt: skip
+    assert twin.busy and not other.busy and len(other.input) == 2
+    assert len(lead.input) == 1 and lead.binding.frames_taken == 1  # the lead's own took 1
+
+
+def test_gather_leaves_plans_that_cannot_batch_alone() -> None:
+    graph = {"2": {"class_type": "Blur", "inputs": {}}}
+    reads_index = job(graph, plan(("seed", 3)))
+    reads_index.input.put(frame(2))
+    batches = Batches(4)
+    items = batches.gather(reads_index, reads_index.ticket(frame(1)), [reads_index])
+    assert len(items) == 1 and len(reads_index.input) == 1
+    assert batches.state()["refused"] == ["node 2 (Blur) reads frame_index (seed)"]
+    no_plan = job(graph)
+    no_plan.set_plan(-1, None, "not built yet")
+    no_plan.input.put(frame(2))
+    assert len(batches.gather(no_plan, no_plan.ticket(frame(1)), [no_plan])) == 1
+    one = job(graph)
+    one.input.put(frame(2))
+    assert len(Batches(1).gather(one, one.ticket(frame(1)), [one])) == 1  # TRICKLE_BATCH off
