@@ -3,13 +3,15 @@ plans cannot batch — against stand-in jobs. In a real ComfyUI: tests/comfyui/t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
 import pytest
 from trickle_live.nodes.batch import Batches, batch_limit, reads_per_frame_values
 from trickle_live.nodes.bindings import StreamBinding
-from trickle_live.nodes.frame_plan import FramePlan, Step
+from trickle_live.nodes.comfy_host import PromptResult
+from trickle_live.nodes.frame_plan import BatchRefused, FramePlan, Step
 from trickle_live.nodes.lease_job import LeaseJob
 from trickle_live.trickle.errors import ValidationError
 from trickle_live.trickle.media.frame_queue import FrameQueue
@@ -94,3 +96,91 @@ def test_gather_leaves_plans_that_cannot_batch_alone() -> None:
     one = job(graph)
     one.input.put(frame(2))
     assert len(Batches(1).gather(one, one.ticket(frame(1)), [one])) == 1  # TRICKLE_BATCH off
+
+
+# -- running a batch: the fallbacks -----------------------------------------------------------
+
+
+class StandInPlan:
+    """A plan whose batch run answers as told (a result, or an exception to raise)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.steps = [Step("2", "Blur", object, object(), {}, {})]
+        self.runs: list[int] = []
+
+    async def run(self, ticket: Any, *batch: Any) -> PromptResult:
+        self.runs.append(1 + len(batch))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer  # type: ignore[no-any-return]
+
+
+class StandInFrames:
+    """JobFrames as a batch sees it: single frames answer ``single``."""
+
+    def __init__(self, single: PromptResult) -> None:
+        self.single = single
+        self.counters: dict[str, int] = {"plan_frames": 0}
+        self.singles: list[str] = []
+
+    async def run(self, job: Any, ticket: Any, workflow: Any, outputs: Any, warm: bool) -> Any:
+        self.singles.append(ticket.prompt_id)
+        return self.single
+
+    def keep_constants(self, job: Any, plan: Any) -> None:
+        pass
+
+
+def batch_of_two(answer: Any) -> tuple[Batches, list[Any], StandInPlan]:
+    graph = {"2": {"class_type": "Blur", "inputs": {}}}
+    lead, twin = job(graph), job(graph)
+    stand_in = StandInPlan(answer)
+    batches = Batches(4)
+    twin.input.put(frame(2))
+    items = batches.gather(lead, lead.ticket(frame(1)), [lead, twin])
+    lead.plan = stand_in  # type: ignore[assignment]
+    assert len(items) == 2
+    return batches, items, stand_in
+
+
+OK, FAILED = PromptResult(True), PromptResult(False, "Blur (node 2): boom", {"node_id": "2"})
+
+
+def test_a_good_batch_gives_each_frame_its_result() -> None:
+    batches, items, plan_ = batch_of_two(OK)
+    frames = StandInFrames(FAILED)
+    assert asyncio.run(batches.run(frames, items)) == [OK, OK]  # type: ignore[arg-type]
+    assert plan_.runs == [2] and frames.singles == []
+    assert frames.counters == {"plan_frames": 2, "batches": 1, "batched_frames": 2,
+                               "shared_batches": 1}  # fmt: skip
+
+
+def test_an_output_of_another_size_runs_the_frames_one_at_a_time_from_then_on() -> None:
+    batches, items, _ = batch_of_two(BatchRefused("the output has 1 pictures for 2 frames"))
+    frames = StandInFrames(OK)
+    assert asyncio.run(batches.run(frames, items)) == [OK, OK]  # type: ignore[arg-type]
+    assert len(frames.singles) == 2
+    assert batches.state()["refused"] == ["the output has 1 pictures for 2 frames"]
+    lead = items[0][0]
+    lead.input.put(frame(5))
+    assert len(batches.gather(lead, lead.ticket(frame(4)), [lead])) == 1
+
+
+def test_a_batch_that_fails_where_single_frames_do_not_is_not_batched_again() -> None:
+    batches, items, _ = batch_of_two(FAILED)
+    frames = StandInFrames(OK)
+    assert asyncio.run(batches.run(frames, items)) == [OK, OK]  # type: ignore[arg-type]
+    assert batches.state()["refused"] == [
+        "a batch failed where single frames did not: Blur (node 2): boom"
+    ]
+
+
+def test_a_workflow_error_reaches_every_frame_of_the_batch() -> None:
+    batches, items, plan_ = batch_of_two(FAILED)
+    frames = StandInFrames(FAILED)  # single frames fail too: the workflow's error
+    assert asyncio.run(batches.run(frames, items)) == [FAILED, FAILED]  # type: ignore[arg-type]
+    assert len(frames.singles) == 2 and not batches.state()["refused"]
+    # confirmed once: the next failing batch reports to each frame without running them again
+    assert asyncio.run(batches.run(frames, items)) == [FAILED, FAILED]  # type: ignore[arg-type]
+    assert len(frames.singles) == 2 and plan_.runs == [2, 2]
