@@ -116,6 +116,7 @@ class ComfyProcessor:
             "last_error": self._last_error,
             "frame_plan": self._job.plan_state() if self._job is not None else None,
             "node_runs": dict(self._job.node_runs) if self._job is not None else None,
+            "timing_ms": self._job.timing.summary() if self._job is not None else None,
             **self._digests(),
             **self.counters,
             **describe(self._workflow),

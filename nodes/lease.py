@@ -13,7 +13,9 @@ on right after it. Per frame there is no queue item, no history entry, no status
 hand-over between the server loop and the worker thread.
 
 Threads: ``add``/``remove``/``warm_up`` and the keeper task run on the server loop; ``serve``
-runs on ComfyUI's worker thread. How one frame runs (frame plan or executor): ``lease_job.py``. Results go back through each job's ``on_result`` (worker thread).
+runs on ComfyUI's worker thread. How one frame runs (frame plan or executor): ``lease_job.py``;
+waiting frames run as one batch with ``TRICKLE_BATCH``: ``batch.py``. Results go back through each
+job's ``on_result`` (worker thread).
 """
 
 from __future__ import annotations
@@ -302,6 +304,7 @@ class LeaseRunner:
             for (job, ticket), result in zip(items, results, strict=True):
                 self.counters["frames"] += 1
                 job.on_result(ticket, result)
+                job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
             self.frame_cpu_s += time.thread_time() - began
             return next((r for r in results if r.error == "interrupted"), results[0])
         finally:
@@ -333,6 +336,7 @@ class LeaseRunner:
             else:
                 self.counters["frames"] += 1
                 job.on_result(ticket, result)
+                job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
                 self.frame_cpu_s += time.thread_time() - began
             return result
         finally:
@@ -349,6 +353,10 @@ class LeaseRunner:
             "frame_plans": self.frames.plans_state(),
             "batch": self.batches.state(),
         }
+
+
+def received_at(ticket: Ticket) -> float:
+    return ticket.frame.received_at if ticket.frame is not None else 0.0
 
 
 async def serve_lease(prompt_id: str | None) -> str | None:

@@ -29,6 +29,33 @@ Current = Callable[[], tuple[Workflow, list[str], int]]
 OnResult = Callable[[Ticket, PromptResult], None]
 
 
+TIMING_SAMPLES = 300  # frames whose timing a job keeps
+
+
+class FrameTiming:
+    """Where a stream's frames spend their time before the encoder, for ``/trickle/status``
+    (``timing_ms``): ``waited`` from the frame's bytes reaching the decoder to the lease taking
+    it (decode and queue wait), ``ran`` from taken to its result handed over (the graph; for a
+    batch, the whole batch). The rest of the stream's latency is the hand-over to the encoder."""
+
+    def __init__(self) -> None:
+        self._waited: deque[float] = deque(maxlen=TIMING_SAMPLES)
+        self._ran: deque[float] = deque(maxlen=TIMING_SAMPLES)
+
+    def add(self, received_at: float, taken_at: float, done_at: float) -> None:
+        if received_at > 0:  # (written on the worker thread only; deques append atomically)
+            self._waited.append(taken_at - received_at)
+        self._ran.append(done_at - taken_at)
+
+    def summary(self) -> dict[str, float | None]:
+        return {"waited_p50": _median_ms(self._waited), "ran_p50": _median_ms(self._ran)}
+
+
+def _median_ms(samples: deque[float]) -> float | None:
+    values = sorted(samples)
+    return round(values[len(values) // 2] * 1000, 2) if values else None
+
+
 class LeaseJob:
     """One stream as the runner sees it: its frames, its executor, its current workflow."""
 
@@ -49,6 +76,7 @@ class LeaseJob:
         self.plan_note = "not built yet"  # why there is none
         self.stale = 0  # plans gone out of date in a row (a watched node changed)
         self.node_runs: Counter[str] = Counter()  # class type → times it ran (not from cache)
+        self.timing = FrameTiming()
 
     def plan_state(self) -> dict[str, Any]:
         if self.plan is not None:
