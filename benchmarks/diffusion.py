@@ -217,24 +217,37 @@ async def close_stream(url: str, orch: Any, gateway: Any) -> None:
     await orch.close()
 
 
-async def latency(url: str, params: dict[str, Any], frames: int, pause: float) -> dict[str, Any]:
-    orch, gateway = await open_stream(url, params, "bench-latency")
+async def latency(
+    url: str, params: dict[str, Any], frames: int, pause: float, poll_status: bool = False
+) -> dict[str, Any]:
+    """One-frame segments, each sent a pause of one model time after the frame before came out
+    (nothing queues). ``poll_status``: learn that from ``/trickle/status`` every 0.2 s (how this
+    was measured first; each request is Python work in ComfyUI's process while the model runs),
+    else from the output channel's bytes, here (ComfyUI's process does nothing else)."""
+    name = "bench-latency-polled" if poll_status else "bench-latency"
+    orch, gateway = await open_stream(url, params, name)
     size = params["width"]
     try:
         for sent, segment in enumerate(iter_segments(frames + 1, size, size, 1.0), start=1):
+            out_before = len(gateway.output.data)
             await gateway.publish([(segment, 1.0)], realtime=False)
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:  # a decoder may hold one frame back
-                _, comfy = await stream_stats(url, "bench-latency")
-                if comfy.get("frames", 0) >= sent - 1:
-                    break
-                await asyncio.sleep(0.2)  # (ditto)
+            while sent > 1 and time.monotonic() < deadline:  # a decoder holds one frame back
+                if poll_status:
+                    _, comfy = await stream_stats(url, name)
+                    if comfy.get("frames", 0) >= sent - 1:
+                        break
+                    await asyncio.sleep(0.2)
+                else:
+                    if len(gateway.output.data) > out_before:
+                        break
+                    await asyncio.sleep(0.02)
             await asyncio.sleep(pause)
-        session, comfy = await stream_stats(url, "bench-latency")
+        session, comfy = await stream_stats(url, name)
     finally:
         await close_stream(url, orch, gateway)
     return {"frames_out": comfy.get("frames"), "latency_ms": session.get("latency_ms"),
-            "timing_ms": comfy.get("timing_ms"),
+            "timing_ms": comfy.get("timing_ms"), "paced_by": "status" if poll_status else "output",
             "frame_plan": comfy.get("frame_plan", {}).get("active")}  # fmt: skip
 
 
@@ -315,6 +328,11 @@ def stream_figures(
     params = start_params(args.size, args.steps)
     say("stream: latency, one frame at a time")
     found = {"latency": asyncio.run(latency(url, params, args.latency_frames, model_ms / 1000))}
+    if args.latency_polled:
+        say("stream: latency, one frame at a time, paced by polling /trickle/status")
+        found["latency_polled"] = asyncio.run(
+            latency(url, params, args.latency_frames, model_ms / 1000, poll_status=True)
+        )
     fed = args.feed_fps or max(2 * floor_fps, 2.0)
     say(f"stream: throughput, fed at {fed:.1f} fps for {args.seconds:.0f} s")
     found["stream"] = asyncio.run(throughput(url, pid, params, fed, args.seconds))
@@ -337,6 +355,10 @@ def main() -> int:
     parser.add_argument("--floor-prompts", type=int, default=8)
     parser.add_argument("--latency-frames", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="throughput window")
+    parser.add_argument(
+        "--latency-polled", action="store_true",
+        help="also measure latency paced by polling /trickle/status every 0.2 s (the old way)",
+    )  # fmt: skip
     parser.add_argument("--feed-fps", type=float, help="throughput: feed rate (default: 2x floor)")
     parser.add_argument(
         "--batch", default="off",
@@ -344,6 +366,7 @@ def main() -> int:
         "are measured once per value, each in a ComfyUI of its own; a number also measures the "
         "model floor of a batch of that many frames",
     )  # fmt: skip
+    parser.add_argument("--no-stream", action="store_true", help="the model floors only")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     comfy = args.comfyui.resolve()
@@ -362,6 +385,8 @@ def main() -> int:
                 result.setdefault("floor_batch", {})[value] = floor_batch(
                     url, args.size, args.steps, args.floor_prompts, int(value)
                 )
+            if args.no_stream:
+                continue
             request(url + "/free", "POST", {"unload_models": True, "free_memory": True})
             time.sleep(2)
             model_ms, floor_fps = result["floor"]["model_ms_median"], result["floor"]["fps"]

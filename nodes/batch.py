@@ -108,6 +108,7 @@ class Batches:
         key = self._eligible(lead)
         if key is None:
             return items
+        ticket.version = lead.current()[2]
         shape = frame.image.shape
 
         def same_size(candidate: VideoFrame) -> bool:
