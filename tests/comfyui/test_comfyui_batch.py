@@ -314,9 +314,8 @@ def test_diffusion_frames_run_as_batches_in_order(tmp_path_factory: pytest.TempP
     generator, so picture 1 of a batch gets other noise than a single frame (docs/comfyui.md)."""
     start = {"prompt": workflow("sd-turbo-img2img"), "steps": 1, "seed": 7,
              "6": {"width": 64, "height": 64}}  # fmt: skip
-    with boot_with_model(
-        tmp_path_factory, "comfy-batch-sd", {**ENV, "TRICKLE_BATCH": "2"}
-    ) as comfy:
+    env = {**ENV, "TRICKLE_BATCH": "2", "TRICKLE_INPUT_TIMEOUT": "300"}  # a warm-up may be slow
+    with boot_with_model(tmp_path_factory, "comfy-batch-sd", env) as comfy:
         status, stream = asyncio.run(feed_until_batches(comfy, "sd", start))
     done = counters({"private_executor": None}, status)
     assert done["batches"] >= 1 and done["batched_frames"] == 2 * done["batches"], done
