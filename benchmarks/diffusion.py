@@ -12,18 +12,26 @@
   CPU time per frame.
 
 Prints the floor ratio (stream fps / floor fps; target ≥ 0.9) and latency against model time +
-50 ms (target). The checkpoint is the random-weight one of ``scripts/make-random-checkpoint.py``
+50 ms (target), and per stream ``timing_ms`` (frames' median wait before the lease took them and
+their run time). ``--batch off,2`` compares batching (``TRICKLE_BATCH``, docs/comfyui.md): the
+stream figures once per value, each in a ComfyUI of its own, and for a number the model floor of
+a batch of that many frames (the frame repeated by ``RepeatImageBatch``) against one frame,
+prompts of each kind alternated; ``--feed-fps 30`` feeds
+the throughput phase fast enough that frames queue (live video drops a frame that waited 100 ms
+with a newer one behind it, so only frames less than 100 ms apart can share a batch). The checkpoint is the random-weight one of ``scripts/make-random-checkpoint.py``
 (cached like the tests': ``$TRICKLE_CHECKPOINT_CACHE`` or ``~/.cache/trickle-live/checkpoints``),
 or ``--checkpoint FILE`` (a real sd_turbo.safetensors)::
 
     .venv/bin/python benchmarks/diffusion.py --comfyui /opt/comfyui --size 64 --steps 1
     .venv/bin/python benchmarks/diffusion.py --comfyui /opt/comfyui --gpu --size 512 --steps 1
+    .venv/bin/python benchmarks/diffusion.py --comfyui /opt/comfyui --batch off,2 --feed-fps 30
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -36,6 +44,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,45 +119,67 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def batched(graph: dict[str, Any], batch: int) -> dict[str, Any]:
+    """The graph with the frame repeated into an IMAGE batch of ``batch`` before the model."""
+    graph = json.loads(json.dumps(graph))
+    graph["99"] = {"class_type": "RepeatImageBatch",
+                   "inputs": {"image": ["1", 0], "amount": batch}}  # fmt: skip
+    graph["6"]["inputs"]["image"] = ["99", 0]
+    return graph
+
+
+def prompt_times(url: str, graphs: list[dict[str, Any]], cached: set[str]) -> list[float]:
+    """Queue the graphs back to back; ComfyUI's execution time of each, in order."""
+    ids = [request(url + "/prompt", "POST", {"prompt": g})["prompt_id"] for g in graphs]
+    deadline = time.monotonic() + 600
+    times: list[float] = []
+    for pid in ids:
+        while time.monotonic() < deadline:
+            entry = request(f"{url}/history/{pid}").get(pid)
+            if entry and entry["status"].get("completed") is not None:
+                marks = {m[0]: m[1].get("timestamp") for m in entry["status"]["messages"]}
+                cached.update(
+                    str(n)
+                    for m in entry["status"]["messages"]
+                    if m[0] == "execution_cached"
+                    for n in m[1].get("nodes", [])
+                )
+                if "execution_success" not in marks:
+                    raise SystemExit(f"floor prompt failed: {entry['status']}")
+                times.append((marks["execution_success"] - marks["execution_start"]) / 1000)
+                break
+            time.sleep(0.2)  # polling less often: the server loop shares the GIL
+    return times
+
+
 def floor(url: str, size: int, steps: int, prompts: int) -> dict[str, Any]:
     """ComfyUI's own execution time per prompt, back to back (after two warm-up prompts)."""
     graph = workflow(size, steps)
-
-    def run(count: int) -> list[float]:
-        ids = [
-            request(url + "/prompt", "POST", {"prompt": graph})["prompt_id"] for _ in range(count)
-        ]
-        deadline = time.monotonic() + 600
-        times: list[float] = []
-        for pid in ids:
-            while time.monotonic() < deadline:
-                entry = request(f"{url}/history/{pid}").get(pid)
-                if entry and entry["status"].get("completed") is not None:
-                    marks = {m[0]: m[1].get("timestamp") for m in entry["status"]["messages"]}
-                    cached.update(
-                        str(n)
-                        for m in entry["status"]["messages"]
-                        if m[0] == "execution_cached"
-                        for n in m[1].get("nodes", [])
-                    )
-                    if "execution_success" not in marks:
-                        raise SystemExit(f"floor prompt failed: {entry['status']}")
-                    times.append((marks["execution_success"] - marks["execution_start"]) / 1000)
-                    break
-                time.sleep(0.2)  # polling less often: the server loop shares the GIL
-        return times
-
     cached: set[str] = set()
-    run(2)
+    prompt_times(url, [graph] * 2, cached)
     cached.clear()
     began = time.monotonic()
-    times = run(prompts)
+    times = prompt_times(url, [graph] * prompts, cached)
     wall = time.monotonic() - began
     ms = statistics.median(times) * 1000
     return {"prompts": prompts, "model_ms_median": round(ms, 1),
             "model_ms_min": round(min(times) * 1000, 1), "fps": round(1000 / ms, 3),
             "wall_fps": round(prompts / wall, 3), "model_ms_all": [round(t * 1000) for t in times],
             "cached_nodes": sorted(cached, key=int)}  # fmt: skip
+
+
+def floor_batch(url: str, size: int, steps: int, prompts: int, batch: int) -> dict[str, Any]:
+    """A batch of ``batch`` frames against one frame: prompts of each kind alternated back to
+    back (a busy box's load drifts alike for both); medians per prompt."""
+    single, many = workflow(size, steps), batched(workflow(size, steps), batch)
+    cached: set[str] = set()
+    prompt_times(url, [single, many], cached)  # warm-up of both shapes
+    times = prompt_times(url, [single, many] * prompts, cached)
+    one, all_ = statistics.median(times[0::2]) * 1000, statistics.median(times[1::2]) * 1000
+    return {"prompts": prompts, "batch": batch, "single_ms_median": round(one, 1),
+            "batch_ms_median": round(all_, 1), "batch_cost_in_frames": round(all_ / one, 2),
+            "frames_per_s_single": round(1000 / one, 3),
+            "frames_per_s_batch": round(batch * 1000 / all_, 3)}  # fmt: skip
 
 
 async def stream_stats(url: str, stream_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -186,23 +217,37 @@ async def close_stream(url: str, orch: Any, gateway: Any) -> None:
     await orch.close()
 
 
-async def latency(url: str, params: dict[str, Any], frames: int, pause: float) -> dict[str, Any]:
-    orch, gateway = await open_stream(url, params, "bench-latency")
+async def latency(
+    url: str, params: dict[str, Any], frames: int, pause: float, poll_status: bool = False
+) -> dict[str, Any]:
+    """One-frame segments, each sent a pause of one model time after the frame before came out
+    (nothing queues). ``poll_status``: learn that from ``/trickle/status`` every 0.2 s (how this
+    was measured first; each request is Python work in ComfyUI's process while the model runs),
+    else from the output channel's bytes, here (ComfyUI's process does nothing else)."""
+    name = "bench-latency-polled" if poll_status else "bench-latency"
+    orch, gateway = await open_stream(url, params, name)
     size = params["width"]
     try:
         for sent, segment in enumerate(iter_segments(frames + 1, size, size, 1.0), start=1):
+            out_before = len(gateway.output.data)
             await gateway.publish([(segment, 1.0)], realtime=False)
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:  # a decoder may hold one frame back
-                _, comfy = await stream_stats(url, "bench-latency")
-                if comfy.get("frames", 0) >= sent - 1:
-                    break
-                await asyncio.sleep(0.2)  # (ditto)
+            while sent > 1 and time.monotonic() < deadline:  # a decoder holds one frame back
+                if poll_status:
+                    _, comfy = await stream_stats(url, name)
+                    if comfy.get("frames", 0) >= sent - 1:
+                        break
+                    await asyncio.sleep(0.2)
+                else:
+                    if len(gateway.output.data) > out_before:
+                        break
+                    await asyncio.sleep(0.02)
             await asyncio.sleep(pause)
-        session, comfy = await stream_stats(url, "bench-latency")
+        session, comfy = await stream_stats(url, name)
     finally:
         await close_stream(url, orch, gateway)
     return {"frames_out": comfy.get("frames"), "latency_ms": session.get("latency_ms"),
+            "timing_ms": comfy.get("timing_ms"), "paced_by": "status" if poll_status else "output",
             "frame_plan": comfy.get("frame_plan", {}).get("active")}  # fmt: skip
 
 
@@ -228,6 +273,7 @@ async def throughput(
     return {"fed_fps": fps, "fps": round(frames / (t1 - t0), 3), "frames": frames,
             "cpu_ms_per_frame": round((cpu1 - cpu0) * 1000 / max(frames, 1), 1),
             "drops": session.get("drops"), "latency_ms_saturated": session.get("latency_ms"),
+            "timing_ms_saturated": last.get("timing_ms"),
             "frame_plan": last.get("frame_plan", {}).get("active")}  # fmt: skip
 
 
@@ -239,21 +285,9 @@ def gpu_memory() -> str | None:
     return out.stdout.strip() or None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--comfyui", type=Path, default=Path(os.environ.get("COMFYUI_PATH", "")))
-    parser.add_argument("--checkpoint", type=Path, help="a real checkpoint instead")
-    parser.add_argument("--gpu", action="store_true", help="run ComfyUI without --cpu")
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=1)
-    parser.add_argument("--floor-prompts", type=int, default=8)
-    parser.add_argument("--latency-frames", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=20.0, help="throughput window")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    comfy = args.comfyui.resolve()
-    python = os.environ.get("COMFYUI_PYTHON") or str(comfy / "venv" / "bin" / "python")
-    ckpt = args.checkpoint or checkpoint(comfy, python)
+@contextlib.contextmanager
+def comfyui(comfy: Path, python: str, ckpt: Path, gpu: bool, batch: str) -> Iterator[Any]:
+    """A ComfyUI with the pack and the checkpoint, ``TRICKLE_BATCH=batch``; (url, process)."""
     work = Path(tempfile.mkdtemp(prefix="trickle-diffusion-"))
     (work / "custom_nodes").mkdir()
     (work / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
@@ -261,8 +295,9 @@ def main() -> int:
     (work / "models" / "checkpoints" / "sd_turbo.safetensors").symlink_to(ckpt.resolve())
     port = free_port()
     cmd = [python, "main.py", "--listen", "127.0.0.1", "--port", str(port), "--base-directory",
-           str(work), "--disable-api-nodes"] + ([] if args.gpu else ["--cpu"])  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "120"}
+           str(work), "--disable-api-nodes"] + ([] if gpu else ["--cpu"])  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_INPUT_TIMEOUT": "120",
+           "TRICKLE_BATCH": batch}  # fmt: skip
     log = (work / "comfyui.log").open("wb")
     process = subprocess.Popen(cmd, cwd=comfy, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -276,19 +311,7 @@ def main() -> int:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit((work / "comfyui.log").read_text()[-3000:]) from None
                 time.sleep(0.5)
-        say(f"floor: {args.floor_prompts} prompts back to back through ComfyUI's queue")
-        result: dict[str, Any] = {"floor": floor(url, args.size, args.steps, args.floor_prompts)}
-        result["gpu_after_floor"] = gpu_memory()
-        request(url + "/free", "POST", {"unload_models": True, "free_memory": True})
-        time.sleep(2)
-        params = start_params(args.size, args.steps)
-        model_s = result["floor"]["model_ms_median"] / 1000
-        say("stream: latency, one frame at a time")
-        result["latency"] = asyncio.run(latency(url, params, args.latency_frames, model_s))
-        fed = max(2 * result["floor"]["fps"], 2.0)
-        say(f"stream: throughput, fed at {fed:.1f} fps for {args.seconds:.0f} s")
-        result["stream"] = asyncio.run(throughput(url, process.pid, params, fed, args.seconds))
-        result["gpu_after_stream"] = gpu_memory()
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -297,23 +320,97 @@ def main() -> int:
             process.kill()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
-    floor_fps, model_ms = result["floor"]["fps"], result["floor"]["model_ms_median"]
-    lat = result["latency"]["latency_ms"] or {}
-    result["floor_ratio"] = round(result["stream"]["fps"] / floor_fps, 3)
-    result["latency_over_model_ms"] = {k: round(lat[k] - model_ms, 1) for k in ("p50", "p95")
-                                       if lat.get(k) is not None}  # fmt: skip
-    if lat.get("p50") is not None:  # the least disturbed figures on a shared box
-        result["latency_p50_over_model_min_ms"] = round(
-            lat["p50"] - result["floor"]["model_ms_min"], 1
+
+
+def stream_figures(
+    url: str, pid: int, args: argparse.Namespace, model_ms: float, floor_fps: float
+) -> dict[str, Any]:
+    params = start_params(args.size, args.steps)
+    say("stream: latency, one frame at a time")
+    found = {"latency": asyncio.run(latency(url, params, args.latency_frames, model_ms / 1000))}
+    if args.latency_polled:
+        say("stream: latency, one frame at a time, paced by polling /trickle/status")
+        found["latency_polled"] = asyncio.run(
+            latency(url, params, args.latency_frames, model_ms / 1000, poll_status=True)
         )
+    fed = args.feed_fps or max(2 * floor_fps, 2.0)
+    say(f"stream: throughput, fed at {fed:.1f} fps for {args.seconds:.0f} s")
+    found["stream"] = asyncio.run(throughput(url, pid, params, fed, args.seconds))
+    status = request(url + "/trickle/status")["comfyui"].get("private_executor") or {}
+    found["batches"] = {k: status.get(k) for k in ("batches", "batched_frames", "batch")}
+    lat = found["latency"]["latency_ms"] or {}
+    found["floor_ratio"] = round(found["stream"]["fps"] / floor_fps, 3)
+    found["latency_over_model_ms"] = {k: round(lat[k] - model_ms, 1) for k in ("p50", "p95")
+                                      if lat.get(k) is not None}  # fmt: skip
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--comfyui", type=Path, default=Path(os.environ.get("COMFYUI_PATH", "")))
+    parser.add_argument("--checkpoint", type=Path, help="a real checkpoint instead")
+    parser.add_argument("--gpu", action="store_true", help="run ComfyUI without --cpu")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--floor-prompts", type=int, default=8)
+    parser.add_argument("--latency-frames", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0, help="throughput window")
+    parser.add_argument(
+        "--latency-polled", action="store_true",
+        help="also measure latency paced by polling /trickle/status every 0.2 s (the old way)",
+    )  # fmt: skip
+    parser.add_argument("--feed-fps", type=float, help="throughput: feed rate (default: 2x floor)")
+    parser.add_argument(
+        "--batch", default="off",
+        help="TRICKLE_BATCH values to compare, comma-separated (e.g. off,2): the stream figures "
+        "are measured once per value, each in a ComfyUI of its own; a number also measures the "
+        "model floor of a batch of that many frames",
+    )  # fmt: skip
+    parser.add_argument("--no-stream", action="store_true", help="the model floors only")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    comfy = args.comfyui.resolve()
+    python = os.environ.get("COMFYUI_PYTHON") or str(comfy / "venv" / "bin" / "python")
+    ckpt = args.checkpoint or checkpoint(comfy, python)
+    values = [v.strip() for v in args.batch.split(",") if v.strip()] or ["off"]
+    result: dict[str, Any] = {"runs": {}}
+    for number, value in enumerate(values):
+        with comfyui(comfy, python, ckpt, args.gpu, value) as (url, process):
+            if number == 0:
+                say(f"floor: {args.floor_prompts} prompts back to back through ComfyUI's queue")
+                result["floor"] = floor(url, args.size, args.steps, args.floor_prompts)
+                result["gpu_after_floor"] = gpu_memory()
+            if value.isdigit() and int(value) > 1:
+                say(f"floor of a batch of {value} frames, alternated with single frames")
+                result.setdefault("floor_batch", {})[value] = floor_batch(
+                    url, args.size, args.steps, args.floor_prompts, int(value)
+                )
+            if args.no_stream:
+                continue
+            request(url + "/free", "POST", {"unload_models": True, "free_memory": True})
+            time.sleep(2)
+            model_ms, floor_fps = result["floor"]["model_ms_median"], result["floor"]["fps"]
+            run = stream_figures(url, process.pid, args, model_ms, floor_fps)
+            run["gpu_after_stream"] = gpu_memory()
+            result["runs"][value] = run
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                          "load": os.getloadavg(), "gpu": args.gpu, "size": args.size,
                          "steps": args.steps, "checkpoint": str(ckpt)}  # fmt: skip
     print(json.dumps(result, indent=2))
-    print(f"model floor: {model_ms:.0f} ms per frame ({floor_fps:.2f} fps); stream: "
-          f"{result['stream']['fps']:.2f} fps → floor ratio {result['floor_ratio']:.2f} "
-          f"(target ≥ 0.90); latency p50/p95 {lat.get('p50')}/{lat.get('p95')} ms = model + "
-          f"{result['latency_over_model_ms']} ms (target ≤ +50 ms)")  # fmt: skip
+    model_ms, floor_fps = result["floor"]["model_ms_median"], result["floor"]["fps"]
+    print(f"model floor: {model_ms:.0f} ms per frame ({floor_fps:.2f} fps)")
+    for value, pair in result.get("floor_batch", {}).items():
+        print(f"model floor, batch of {value}: {pair['batch_ms_median']:.0f} ms against "
+              f"{pair['single_ms_median']:.0f} ms for one frame, alternated (a batch costs "
+              f"{pair['batch_cost_in_frames']} frames)")  # fmt: skip
+    for value, run in result["runs"].items():
+        lat = run["latency"]["latency_ms"] or {}
+        print(f"TRICKLE_BATCH={value}: stream {run['stream']['fps']:.2f} fps (fed at "
+              f"{run['stream']['fed_fps']:.1f}) → floor ratio {run['floor_ratio']:.2f} (target ≥ "
+              f"0.90); latency p50/p95 {lat.get('p50')}/{lat.get('p95')} ms = model + "
+              f"{run['latency_over_model_ms']} ms (target ≤ +50 ms); saturated latency "
+              f"{(run['stream']['latency_ms_saturated'] or {}).get('p50')} ms; "
+              f"batches {run['batches']['batches']} ({run['batches']['batched_frames']} frames)")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class Ticket:
     prompt_id: str
     binding: StreamBinding
     version: int = 0  # workflow version the prompt was built from
+    queued_at: float = field(default_factory=time.monotonic)  # for the stream's timing_ms
     frame: VideoFrame | None = None
     delivered: bool = False
     image: object = None  # the IMAGE TrickleInput made from ``frame`` (identity check on output)

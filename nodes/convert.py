@@ -29,6 +29,20 @@ def frame_to_image(rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(values).unsqueeze(0)
 
 
+def frames_to_image(pictures: list[np.ndarray]) -> torch.Tensor:
+    """Several ``uint8 (H, W, 3)`` pictures of one size → one ``float32 [B, H, W, 3]`` batch in
+    0..1 (a batch of waiting frames, ``nodes/batch.py``); as :func:`frame_to_image` per picture."""
+    if len(pictures) == 1:
+        return frame_to_image(pictures[0])
+    shapes = {(p.dtype, p.shape) for p in pictures}
+    if len(shapes) != 1 or pictures[0].dtype != np.uint8 or pictures[0].ndim != 3:
+        raise ValueError(f"frames: expected uint8 (H, W, 3) of one size, received {shapes}")
+    values = np.stack(pictures).astype(np.float32)
+    values *= _SCALE_IN
+    with torch.inference_mode(False):
+        return torch.from_numpy(values)
+
+
 def image_to_frame(image: torch.Tensor, index: int = -1) -> np.ndarray:
     """One picture of an IMAGE batch → ``uint8 (H, W, 3)`` C-contiguous.
 

@@ -107,6 +107,7 @@ class ComfyProcessor:
             "last_error": self._last_error,
             "frame_plan": self._job.plan_state() if self._job is not None else None,
             "node_runs": dict(self._job.node_runs) if self._job is not None else None,
+            "timing_ms": self._job.timing.summary() if self._job is not None else None,
             **self._digests(),
             **self.counters,
             **describe(self._workflow),
@@ -193,7 +194,7 @@ class ComfyProcessor:
     def _choose_executor(self, host: ComfyHost) -> None:
         assert self._binding is not None
         if self._config.executor == "private":
-            runner, reason = LeaseRunner.get(host, self._config.frame_plan)
+            runner, reason = LeaseRunner.get(host, self._config.frame_plan, self._config.batch)
             if runner is None:
                 self._io_info("private executor unavailable, using ComfyUI's queue", reason)
             else:

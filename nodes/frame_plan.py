@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,15 +164,21 @@ def unsupported(execution: Any) -> str | None:
     return None
 
 
-# Our own nodes, called directly by a plan: (ticket, inputs as ComfyUI's lists) → output lists,
-# with ComfyUI's semantics for lists and execution blockers. io_nodes.py fills this when ComfyUI
-# imports it; the functions hold no stream state.
-OwnNode = Callable[[Ticket, dict[str, list[Any]]], list[list[Any]]]
+# Our own nodes, called directly by a plan: (the frames' tickets, inputs as ComfyUI's lists) →
+# output lists, with ComfyUI's semantics for lists and execution blockers. One ticket per frame:
+# several when the plan runs a batch (``batch.py``), whose frames are one IMAGE batch. io_nodes.py
+# fills this when ComfyUI imports it; the functions hold no stream state.
+OwnNode = Callable[[Sequence[Ticket], dict[str, list[Any]]], list[list[Any]]]
 OWN_NODES: dict[str, OwnNode] = {}
 
 
 class PlanBroken(Exception):
     """The plan met what it cannot do (a subgraph expansion); the frame must be run again."""
+
+
+class BatchRefused(Exception):
+    """A batch of frames cannot be split back into frames (the output's batch size differs from
+    the number of frames); raised by our output node before it delivered anything."""
 
 
 class PlanStale(Exception):
@@ -234,9 +240,11 @@ class FramePlan:
             "watched_nodes": [w.node_id for w in self.watches],
         }
 
-    async def run(self, ticket: Ticket) -> PromptResult:
-        """Run the live nodes on this ticket's frame. Raises :class:`PlanBroken` or
-        :class:`PlanStale`."""
+    async def run(self, ticket: Ticket, *batch: Ticket) -> PromptResult:
+        """Run the live nodes on this ticket's frame (with ``batch``: on the frames of all these
+        tickets as one IMAGE batch, one result for all). Raises :class:`PlanBroken`,
+        :class:`PlanStale` or :class:`BatchRefused`."""
+        tickets = (ticket, *batch)
         comfy = self.comfy
         if self.server is not None:
             self.server.client_id = CLIENT_ID  # as the executor does: progress stays private
@@ -244,20 +252,20 @@ class FramePlan:
             if not await self._unchanged(watch, ticket.prompt_id):
                 raise PlanStale(f"node {watch.node_id} ({watch.class_type}) changed")
         try:
-            return await self._run_steps(ticket)
+            return await self._run_steps(tickets)
         finally:
             if comfy.smart_memory_off():  # as the executor does after every prompt
                 comfy.unload_all()
 
-    async def _run_steps(self, ticket: Ticket) -> PromptResult:
+    async def _run_steps(self, tickets: Sequence[Ticket]) -> PromptResult:
         comfy = self.comfy
         values: dict[str, Any] = dict(self.constants)
         with comfy.inference_mode():
             comfy.cleanup_models_gc()  # as the executor does before every prompt's nodes
             for step in self.steps:
                 try:
-                    values[step.node_id] = await self._step(step, ticket, values)
-                except PlanBroken:
+                    values[step.node_id] = await self._step(step, tickets, values)
+                except (PlanBroken, BatchRefused):
                     raise
                 except comfy.interrupted:
                     return PromptResult(False, "interrupted", {"node_id": step.node_id})
@@ -265,7 +273,7 @@ class FramePlan:
                     return self._failure(step, exc)
         return PromptResult(True)
 
-    async def _step(self, step: Step, ticket: Ticket, values: dict[str, Any]) -> Any:
+    async def _step(self, step: Step, tickets: Sequence[Ticket], values: dict[str, Any]) -> Any:
         comfy = self.comfy
         inputs = dict(step.const)
         for name, (source, slot) in step.links.items():
@@ -273,9 +281,9 @@ class FramePlan:
             inputs[name] = outputs[slot] if outputs is not None and slot < len(outputs) else (None,)
         if step.own is not None:
             comfy.before_node()  # the interrupt check ComfyUI makes before every node
-            return step.own(ticket, inputs)
+            return step.own(tickets, inputs)
         results = await comfy.map_over_list(
-            ticket.prompt_id, step.node_id, step.obj, inputs, step.obj.FUNCTION,
+            tickets[0].prompt_id, step.node_id, step.obj, inputs, step.obj.FUNCTION,
             allow_interrupt=True, execution_block_cb=self._unblock,
             pre_execute_cb=step.pre_execute,
             v3_data=step.v3_data,

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from comfy_api.latest import io, ui
 from comfy_execution.graph_utils import ExecutionBlocker
 
 from .bindings import REGISTRY, Ticket, deliver, remember_image, take_frame, unchanged_picture
-from .convert import frame_to_image, image_to_frame
-from .frame_plan import OWN_NODES
+from .convert import frame_to_image, frames_to_image, image_to_frame
+from .frame_plan import OWN_NODES, BatchRefused
 from .lease import HOST_NODE, serve_lease
 from .pattern import test_pattern
 
@@ -81,22 +82,46 @@ def _stream_output(ticket: Ticket, images: Any) -> None:
     deliver(ticket, picture if picture is not None else image_to_frame(images))
 
 
-def _plan_input(ticket: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
-    """TrickleInput in a frame plan (``frame_plan.py``): a blocked input blocks it, as in ComfyUI."""
+def _plan_input(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list[list[Any]]:
+    """TrickleInput in a frame plan (``frame_plan.py``): a blocked input blocks it, as in ComfyUI.
+    Several tickets (a batch, ``batch.py``): their frames, already taken and of one size, as one
+    IMAGE batch in ticket order; ``frame_index`` and ``timestamp`` are the first frame's (a plan
+    whose nodes read them is not batched)."""
     if any(_is_blocker(v) for values in inputs.values() for v in values):
         return [[b] for b in _blockers(5)]
-    values = _stream_input(ticket)
-    if values is None:
-        return [[b] for b in _blockers(5)]
-    return [[v] for v in values]
+    if len(tickets) == 1:
+        values = _stream_input(tickets[0])
+        return [[b] for b in _blockers(5)] if values is None else [[v] for v in values]
+    frames = [t.frame for t in tickets]
+    if any(f is None for f in frames):
+        raise BatchRefused("a frame of the batch was not taken")
+    pictures = [f.image for f in frames if f is not None]
+    tensor = frames_to_image(pictures)
+    for ticket in tickets:
+        remember_image(ticket, tensor)
+    first = frames[0]
+    assert first is not None
+    height, width = first.image.shape[:2]
+    return [[tensor], [width], [height], [first.index], [first.pts / 90000.0]]
 
 
-def _plan_output(ticket: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+def _plan_output(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list[list[Any]]:
     """TrickleOutput in a frame plan: ComfyUI calls it once per picture of a list input, blocked
-    ones skipped; the first delivery counts (``deliver`` is once per ticket)."""
+    ones skipped; the first delivery counts (``deliver`` is once per ticket). A batch: picture
+    ``i`` of the IMAGE goes to ticket ``i``; another batch size raises :class:`BatchRefused`
+    before anything is delivered."""
     for images in inputs.get("images", ()):
-        if images is not None and not _is_blocker(images):
-            _stream_output(ticket, images)
+        if images is None or _is_blocker(images):
+            continue
+        if len(tickets) == 1:
+            _stream_output(tickets[0], images)
+            continue
+        count = int(images.shape[0]) if getattr(images, "ndim", 0) == 4 else 1
+        if count != len(tickets):
+            raise BatchRefused(f"the output has {count} pictures for {len(tickets)} frames")
+        for index, ticket in enumerate(tickets):
+            picture = unchanged_picture(ticket, images)
+            deliver(ticket, picture if picture is not None else image_to_frame(images, index))
     return []
 
 

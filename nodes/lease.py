@@ -13,7 +13,9 @@ on right after it. Per frame there is no queue item, no history entry, no status
 hand-over between the server loop and the worker thread.
 
 Threads: ``add``/``remove``/``warm_up`` and the keeper task run on the server loop; ``serve``
-runs on ComfyUI's worker thread. How one frame runs (frame plan or executor): ``lease_job.py``. Results go back through each job's ``on_result`` (worker thread).
+runs on ComfyUI's worker thread. How one frame runs (frame plan or executor): ``lease_job.py``;
+waiting frames run as one batch with ``TRICKLE_BATCH``: ``batch.py``. Results go back through each
+job's ``on_result`` (worker thread).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from ..trickle.media.frame_queue import QueueClosed
 from ..trickle.timeouts import with_timeout
+from .batch import Batches, Item
 from .bindings import REGISTRY, Ticket
 from .comfy_host import PROMPT_PREFIX, ComfyHost, PromptResult
 from .frame_plan import PlanMaker
@@ -65,14 +68,17 @@ class LeaseRunner:
         execution: PrivateExecution,
         plans: PlanMaker | None = None,
         plans_off: str = "",
+        batch: int = 1,
     ) -> None:
         self.host = host
         self.execution = execution
         self.jobs: list[LeaseJob] = []
         self.lease_id: str | None = None  # queued or running
         self.serving: str | None = None  # the lease whose node is running now
-        self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0}
+        self.counters = {"leases": 0, "frames": 0, "warmups": 0, "plan_frames": 0,
+                         "batches": 0, "batched_frames": 0, "shared_batches": 0}  # fmt: skip
         self.frames = JobFrames(execution, plans, plans_off, self.counters)
+        self.batches = Batches(batch)  # TRICKLE_BATCH (batch.py)
         self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
         self.last_end = ""  # why the last lease ended
         self._issued: set[str] = set()
@@ -83,9 +89,12 @@ class LeaseRunner:
         self._rr = 0
 
     @classmethod
-    def get(cls, host: ComfyHost, plans: bool = True) -> tuple[LeaseRunner | None, str | None]:
+    def get(
+        cls, host: ComfyHost, plans: bool = True, batch: int = 1
+    ) -> tuple[LeaseRunner | None, str | None]:
         """The runner of this ComfyUI, or (None, why) when its executor does not fit; ``plans``:
-        frame plans on (``RunnerConfig.frame_plan``)."""
+        frame plans on (``RunnerConfig.frame_plan``); ``batch``: the most frames run as one batch
+        (``RunnerConfig.batch``, ``TRICKLE_BATCH``)."""
         if cls._instance is None or cls._instance.host is not host:
             execution, reason = PrivateExecution.for_comfyui(host.server)
             if execution is None:
@@ -93,7 +102,7 @@ class LeaseRunner:
             maker, off = PlanMaker.for_comfyui(host.server, plans)
             if maker is None:
                 log.info("trickle-live: frame plans off (%s)", off)
-            cls._instance = cls(host, execution, maker, off or "")
+            cls._instance = cls(host, execution, maker, off or "", batch)
         return cls._instance, None
 
     @classmethod
@@ -209,7 +218,11 @@ class LeaseRunner:
                     self._ready.wait(IDLE_WAIT)
                     continue
                 job, ticket, future = work
-                result = await self._run(job, ticket, future)
+                batch = self._gather(job, ticket) if future is None else []
+                if len(batch) > 1:
+                    result = await self._run_batch(batch)
+                else:
+                    result = await self._run(job, ticket, future)
                 if result.error == "interrupted":
                     reason = "interrupted"
                     break
@@ -264,6 +277,37 @@ class LeaseRunner:
                 return job, job.ticket(frame), None
         return None
 
+    def _gather(self, job: LeaseJob, ticket: Ticket) -> list[Item]:
+        with self._lock:
+            return self.batches.gather(job, ticket, list(self.jobs))
+
+    async def _run_batch(self, items: list[Item]) -> PromptResult:
+        """Several waiting frames as one batch (``batch.py``); the lead's result."""
+        began = time.thread_time()
+        try:
+            for _, ticket in items:
+                REGISTRY.add(ticket)
+            try:
+                results = await self.batches.run(self.frames, items)
+            except Exception as exc:  # the executor itself broke: these frames fail
+                log.exception("trickle-live: running a batch failed")
+                failed = PromptResult(
+                    False, f"executor failed: {exc}", {"exception": type(exc).__name__}
+                )
+                results = [failed] * len(items)
+            finally:
+                for _, ticket in items:
+                    REGISTRY.pop(ticket.prompt_id)
+            for (job, ticket), result in zip(items, results, strict=True):
+                self.counters["frames"] += 1
+                job.on_result(ticket, result)
+                job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
+            self.frame_cpu_s += time.thread_time() - began
+            return next((r for r in results if r.error == "interrupted"), results[0])
+        finally:
+            for job, _ in items:
+                job.busy = False
+
     async def _run(
         self,
         job: LeaseJob,
@@ -289,6 +333,7 @@ class LeaseRunner:
             else:
                 self.counters["frames"] += 1
                 job.on_result(ticket, result)
+                job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
                 self.frame_cpu_s += time.thread_time() - began
             return result
         finally:
@@ -303,7 +348,12 @@ class LeaseRunner:
             "serving": self.serving is not None,
             "last_end": self.last_end,
             "frame_plans": self.frames.plans_state(),
+            "batch": self.batches.state(),
         }
+
+
+def received_at(ticket: Ticket) -> float:
+    return ticket.frame.received_at if ticket.frame is not None else 0.0
 
 
 async def serve_lease(prompt_id: str | None) -> str | None:

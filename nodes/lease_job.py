@@ -28,6 +28,33 @@ Current = Callable[[], tuple[Workflow, list[str], int]]
 OnResult = Callable[[Ticket, PromptResult], None]
 
 
+TIMING_SAMPLES = 300  # frames whose timing a job keeps
+
+
+class FrameTiming:
+    """Where a stream's frames spend their time before the encoder, for ``/trickle/status``
+    (``timing_ms``): ``waited`` from the frame's bytes reaching the decoder to the lease taking
+    it (decode and queue wait), ``ran`` from taken to its result handed over (the graph; for a
+    batch, the whole batch). The rest of the stream's latency is the hand-over to the encoder."""
+
+    def __init__(self) -> None:
+        self._waited: deque[float] = deque(maxlen=TIMING_SAMPLES)
+        self._ran: deque[float] = deque(maxlen=TIMING_SAMPLES)
+
+    def add(self, received_at: float, taken_at: float, done_at: float) -> None:
+        if received_at > 0:  # (written on the worker thread only; deques append atomically)
+            self._waited.append(taken_at - received_at)
+        self._ran.append(done_at - taken_at)
+
+    def summary(self) -> dict[str, float | None]:
+        return {"waited_p50": _median_ms(self._waited), "ran_p50": _median_ms(self._ran)}
+
+
+def _median_ms(samples: deque[float]) -> float | None:
+    values = sorted(samples)
+    return round(values[len(values) // 2] * 1000, 2) if values else None
+
+
 class LeaseJob:
     """One stream as the runner sees it: its frames, its executor, its current workflow."""
 
@@ -48,6 +75,7 @@ class LeaseJob:
         self.plan_note = "not built yet"  # why there is none
         self.stale = 0  # plans gone out of date in a row (a watched node changed)
         self.node_runs: Counter[str] = Counter()  # class type → times it ran (not from cache)
+        self.timing = FrameTiming()
 
     def plan_state(self) -> dict[str, Any]:
         if self.plan is not None:
@@ -107,7 +135,7 @@ class JobFrames:
                 job.stale = 0
                 self.counters["plan_frames"] += 1
                 job.node_runs.update(step.class_type for step in plan.steps)
-                self._keep_constants(job, plan)
+                self.keep_constants(job, plan)
                 return result
         before = cached_outputs(job.executor, workflow)
         result = await self.execution.run(job.executor, ticket.prompt_id, workflow, outputs)
@@ -120,7 +148,7 @@ class JobFrames:
             self._build_plan(job, ticket.version, workflow, outputs)
         return result
 
-    def _keep_constants(self, job: LeaseJob, plan: FramePlan) -> None:
+    def keep_constants(self, job: LeaseJob, plan: FramePlan) -> None:
         """After a plan's frame, what the executor does after each node: let a RAM-pressure cache
         evict (``--cache-ram``). A constant evicted from the cache must not live on in the plan
         (it would keep a model in memory that ComfyUI meant to free): the plan is dropped, and the

@@ -155,3 +155,24 @@ def test_listeners_hear_every_put_and_the_close() -> None:
     assert heard == ["x"] * 4
     q.remove_listener(listener)
     assert not q.put(4) and heard == ["x"] * 4
+
+
+def test_take_if_takes_only_an_accepted_next_item() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=4)
+    assert q.take_if(lambda i: True) is None  # empty: nothing, no wait
+    for i in (1, 2, 30):
+        q.put(i)
+    assert q.take_if(lambda i: i < 10) == 1
+    assert q.take_if(lambda i: i > 10) is None  # 2 is next and refused: it stays first
+    assert q.get(0) == 2 and q.take_if(lambda i: i > 10) == 30
+    q.close()
+    with pytest.raises(QueueClosed):
+        q.take_if(lambda i: True)
+
+
+def test_take_if_drops_by_age_as_get_does() -> None:
+    q: FrameQueue[int] = FrameQueue(maxsize=8, max_age=0.05)
+    q.put(1)
+    time.sleep(0.1)
+    q.put(2)
+    assert q.take_if(lambda i: True) == 2 and q.dropped == 1

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EXECUTORS = ("private", "queue")  # how ComfyUI runs each frame (docs/comfyui.md)
 MAX_OUTPUT_DIGESTS = 100_000
+MAX_BATCH = 64  # TRICKLE_BATCH: the most frames run as one IMAGE batch
 OTHER_OWNERS = ("TRICKLE_LR_",)  # variables of another configuration object (liverunner/config.py)
 TOOLING = ("TRICKLE_CHECKPOINT_CACHE", "TRICKLE_SCREENSHOTS", "TRICKLE_THUMBNAILS")  # tests' own
 
@@ -62,12 +63,14 @@ class RunnerConfig:
     executor: str = "private"  # private (a lease prompt, a private executor per stream) | queue
     frame_plan: bool = True  # private executor: run only the frame-dependent nodes per frame
     output_digests: int = 0  # sha1s of the last N published pictures per stream in the status
+    batch: int = 1  # frame plans: the most waiting frames run as one IMAGE batch (1 = off)
 
     def __post_init__(self) -> None:
         require(self.capacity >= 1, "capacity", "an integer >= 1", self.capacity)
         choice("executor", self.executor, EXECUTORS, " or ".join(EXECUTORS))
         expected = f"an integer from 0 to {MAX_OUTPUT_DIGESTS}"
         in_range("output_digests", self.output_digests, 0, MAX_OUTPUT_DIGESTS, expected)
+        in_range("batch", self.batch, 1, MAX_BATCH, f"off or a number 1..{MAX_BATCH}")
         for name in ("stale_timeout", "input_timeout", "status_interval", "byoc_register_interval"):
             value = getattr(self, name)
             require(value > 0, name, "a number of seconds > 0", value)
@@ -184,4 +187,8 @@ def _lookup(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
 def _convert(name: str, variable: str, raw: str, defaults: RunnerConfig) -> Any:
     if name == "executor":
         return raw.lower()  # the choice itself is checked with the others (__post_init__)
+    if name == "batch":  # off (or 0, 1): one frame at a time
+        if raw.lower() in ("off", "false", "no", "0"):
+            return 1
+        return from_text(variable, raw, 1)
     return from_text(variable, raw, getattr(defaults, name))

@@ -75,6 +75,22 @@ class FrameQueue(Generic[T]):
                 self._cond.wait(remaining)
             return self._pop()
 
+    def take_if(self, accept: Callable[[T], bool]) -> T | None:
+        """The next item (as ``get`` would choose it, older ones dropped by age) when
+        ``accept(item)`` says yes; else None and the item stays first. Never blocks. Raises
+        QueueClosed once closed and drained. For a consumer that takes several items at once
+        (a batch of frames of one size)."""
+        with self._cond:
+            if not self._items:
+                if self._closed:
+                    raise QueueClosed()
+                return None
+            self.dropped += drop_stale(self._items, self._times, self.max_age)
+            if not accept(self._items[0]):
+                return None
+            self._times.popleft()
+            return self._items.popleft()
+
     def _pop(self) -> T:
         """Under the lock, with items waiting: the oldest one not too old (or the newest)."""
         item, dropped = pop_fresh(self._items, self._times, self.max_age)
@@ -157,6 +173,14 @@ def pop_fresh(items: deque[T], times: deque[float], max_age: float | None) -> tu
     """Of non-empty ``items`` (put at the monotonic ``times``), the oldest that has not waited
     longer than ``max_age`` — or the newest, which is never dropped — and how many older ones were
     dropped on the way. Both deques lose what is returned or dropped; the caller holds its lock."""
+    dropped = drop_stale(items, times, max_age)
+    times.popleft()
+    return items.popleft(), dropped
+
+
+def drop_stale(items: deque[T], times: deque[float], max_age: float | None) -> int:
+    """Drop the items of ``items`` that waited longer than ``max_age`` while a newer one is behind
+    them (the newest is never dropped); how many went. The caller holds its lock."""
     dropped = 0
     if max_age is not None and len(items) > 1:
         limit = time.monotonic() - max_age
@@ -164,5 +188,4 @@ def pop_fresh(items: deque[T], times: deque[float], max_age: float | None) -> tu
             items.popleft()
             times.popleft()
             dropped += 1
-    times.popleft()
-    return items.popleft(), dropped
+    return dropped
