@@ -24,7 +24,7 @@ from typing import Any
 from ..trickle.config import RunnerConfig
 from ..trickle.errors import ValidationError
 from ..trickle.logtext import printable
-from ..trickle.session.processor import FrameIO, ProcessorState
+from ..trickle.session.processor import FrameIO, ProcessorState, ProcessorStatus
 from ..trickle.timeouts import with_timeout
 from . import gc_freeze
 from .bindings import REGISTRY, StreamBinding, Ticket
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 ERROR_REPORT_INTERVAL = 5.0  # the same failure is reported at most this often
 
 
-class ComfyProcessor:
+class ComfyProcessor(ProcessorStatus):
     def __init__(
         self,
         host: Callable[[], ComfyHost] = ComfyHost.get,
@@ -84,14 +84,6 @@ class ComfyProcessor:
         self._gc_frozen = False  # holds a gc_freeze reference while the stream runs
         self.counters = {"prompts": 0, "frames": 0, "errors": 0, "no_frame": 0, "passthrough": 0}
         self.source = ""
-
-    @property
-    def state(self) -> ProcessorState:
-        return self._state
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
 
     @property
     def workflow(self) -> Workflow:

@@ -63,6 +63,22 @@ class FrameIO:
     fail: Callable[[str, dict[str, Any]], None] = lambda msg, detail: None
 
 
+class ProcessorStatus:
+    """``state`` and ``last_error`` as every processor here keeps them: the processor sets
+    ``_state`` and ``_last_error``, the session only reads."""
+
+    _state: ProcessorState = ProcessorState.LOADING
+    _last_error: str | None = None
+
+    @property
+    def state(self) -> ProcessorState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+
 @runtime_checkable
 class FrameProcessor(Protocol):
     @property

@@ -22,7 +22,7 @@ from ..errors import ValidationError
 from ..media.frame_queue import QueueClosed
 from ..media.frames import VideoFrame
 from ..validation import choice, in_range, number
-from .processor import FrameIO, FrameProcessor, ProcessorState
+from .processor import FrameIO, FrameProcessor, ProcessorState, ProcessorStatus
 from .request import StartRequest
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _number(params: dict[str, Any], name: str, low: float, high: float) -> float
     return in_range(name, number(name, value, expected), low, high, expected, received=value)
 
 
-class ThreadedProcessor:
+class ThreadedProcessor(ProcessorStatus):
     """Runs ``transform`` on every frame on a worker thread; subclasses define the transform."""
 
     name = "threaded"
@@ -53,14 +53,6 @@ class ThreadedProcessor:
         self._lock = threading.Lock()
         self.frames = 0
         self.failures = 0
-
-    @property
-    def state(self) -> ProcessorState:
-        return self._state
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
 
     async def start(self, io: FrameIO) -> None:
         load = 0.0
