@@ -123,3 +123,37 @@ async def test_invalid_update_becomes_an_error_event_and_the_stream_goes_on(
         orchestrator.close_channels(channels)
         await wait_for(lambda: idle(runner), 10)
         await gateway.close()
+
+
+async def test_frames_the_encoder_drops_are_drops_not_frames_out(
+    make_runner: Any, orchestrator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder slower than the input drops frames that waited too long in its queue: the
+    status counts them in ``drops``, and ``frames_out`` is what was published."""
+    import time
+
+    from trickle_live.trickle.media.encoder import StreamEncoder
+
+    write = StreamEncoder._write_video
+
+    def slow(self: Any, writer: Any, frame: Any) -> None:
+        time.sleep(0.15)  # over the 0.1 s a frame may wait before the encoder
+        write(self, writer, frame)
+
+    monkeypatch.setattr(StreamEncoder, "_write_video", slow)
+    runner = await make_runner()
+    gateway, _, status, body, _ = await open_stream(orchestrator, runner.url)
+    try:
+        assert status == 200, body
+        await gateway.publish(clip(2.0))
+        await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 30, 10)
+        await gateway.end_input()
+        await wait_for(lambda: idle(runner), 20)
+        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+    finally:
+        await gateway.close()
+    published = len(decode(gateway.output.data).pts)
+    snap = runner.api.manager.history[-1]
+    assert snap["drops"] > 0, snap  # the slow encoder did drop frames
+    assert snap["frames_out"] == published, (snap, published)
+    assert snap["frames_out"] + snap["drops"] >= snap["frames_in"], snap

@@ -183,8 +183,13 @@ class StreamSession:
             "shape": self.shape.as_dict(),  # requested width/height/max_framerate (None: input's)
             "fps_capped": self.decoder.stats.dropped_fps,  # input frames over max_framerate
             "info": self.infos[-3:],
-            **self.stats.snapshot(self._input.dropped),
+            **self.stats.snapshot(self._input.dropped, self._encoder_drops()),
         }
+
+    def _encoder_drops(self) -> int:
+        """Frames the encoder took and dropped (too old, or queued when it closed or failed)."""
+        encoder = self._encoder
+        return encoder.stats.dropped if encoder is not None else 0
 
     # --- frame path (decoder / processor threads) ----------------------------------------------
     def _on_video(self, frame: VideoFrame) -> None:
@@ -236,9 +241,7 @@ class StreamSession:
             self._call_on_loop(self.request_stop, f"failed: {message}")
 
     def _encoder_failed(self, message: str) -> None:
-        """Encode thread: the frames it had taken and will never encode are not out."""
-        if self._encoder is not None:
-            self.stats.frames_lost(self._encoder.lost)
+        """Encode thread: the frames it had taken and will never encode count as its drops."""
         self.fail("encoder", message)
 
     def _call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:

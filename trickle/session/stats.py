@@ -93,11 +93,6 @@ class StreamStats:
             if received_at > 0:
                 self._latency.append(now - received_at)
 
-    def frames_lost(self, count: int) -> None:
-        """Frames counted out that never went out (taken by an encoder that then failed)."""
-        with self._lock:
-            self.frames_out = max(0, self.frames_out - count)
-
     def out_of_order(self) -> None:
         with self._lock:
             self.dropped_out_of_order += 1
@@ -144,13 +139,16 @@ class StreamStats:
 
         return {"p50": pick(0.5), "p95": pick(0.95), "last": round(self._latency[-1] * 1000, 2)}
 
-    def snapshot(self, queue_drops: int = 0) -> dict[str, Any]:
+    def snapshot(self, queue_drops: int = 0, encoder_drops: int = 0) -> dict[str, Any]:
+        """``queue_drops``: frames the input queue dropped; ``encoder_drops``: frames handed to
+        the encoder (counted out by :meth:`frame_out`) that it dropped or never encoded, so
+        they are drops and not ``frames_out``."""
         now = time.monotonic()
         with self._lock:
             data: dict[str, Any] = {
                 "uptime_s": round(now - self.started_at, 3),
                 "frames_in": self.frames_in,
-                "frames_out": self.frames_out,
+                "frames_out": max(0, self.frames_out - encoder_drops),
                 "frames_passthrough": self.frames_passthrough,
                 "fps_in": self._in.rate(now),
                 "fps_out": self._out.rate(now),
@@ -158,7 +156,7 @@ class StreamStats:
                 "segments_out": self.segments_out,
                 "segments_dropped": self.segments_dropped,
                 "bytes_in": self.bytes_in,
-                "drops": queue_drops + self.dropped_out_of_order,
+                "drops": queue_drops + self.dropped_out_of_order + encoder_drops,
                 "errors": self.errors,
                 "last_error": self.last_error,
                 "input_idle_s": round(now - (self.last_input_time or self.started_at), 3),
