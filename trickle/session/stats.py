@@ -53,7 +53,9 @@ class StreamStats:
         self.frames_in = 0
         self.frames_out = 0
         self.frames_passthrough = 0  # published unprocessed while the processor was not ready
-        self.dropped_out_of_order = 0
+        self.dropped_out_of_order = 0  # processed after a newer frame went out, never published
+        self.dropped_input = 0  # dropped by the input queue, never published
+        self.frames_superseded = 0  # dropped after an unprocessed copy went out: not lost
         self.segments_in = 0
         self.segments_out = 0
         self.segments_dropped = 0
@@ -97,6 +99,14 @@ class StreamStats:
         with self._lock:
             self.dropped_out_of_order += 1
 
+    def input_dropped(self) -> None:
+        with self._lock:
+            self.dropped_input += 1
+
+    def superseded(self) -> None:
+        with self._lock:
+            self.frames_superseded += 1
+
     def segment_out(self, dropped: bool = False) -> None:
         with self._lock:
             if dropped:
@@ -139,10 +149,12 @@ class StreamStats:
 
         return {"p50": pick(0.5), "p95": pick(0.95), "last": round(self._latency[-1] * 1000, 2)}
 
-    def snapshot(self, queue_drops: int = 0, encoder_drops: int = 0) -> dict[str, Any]:
-        """``queue_drops``: frames the input queue dropped; ``encoder_drops``: frames handed to
-        the encoder (counted out by :meth:`frame_out`) that it dropped or never encoded, so
-        they are drops and not ``frames_out``."""
+    def snapshot(self, encoder_drops: int = 0) -> dict[str, Any]:
+        """``encoder_drops``: frames handed to the encoder (counted out by :meth:`frame_out`)
+        that it dropped or never encoded, so they are drops and not ``frames_out``. ``drops``
+        counts every frame that never went out, so ``frames_out + drops`` is ``frames_in`` once
+        the stream has drained; ``superseded`` counts frames dropped after an unprocessed copy of
+        them went out (not lost)."""
         now = time.monotonic()
         with self._lock:
             data: dict[str, Any] = {
@@ -156,7 +168,8 @@ class StreamStats:
                 "segments_out": self.segments_out,
                 "segments_dropped": self.segments_dropped,
                 "bytes_in": self.bytes_in,
-                "drops": queue_drops + self.dropped_out_of_order + encoder_drops,
+                "drops": self.dropped_input + self.dropped_out_of_order + encoder_drops,
+                "superseded": self.frames_superseded,
                 "errors": self.errors,
                 "last_error": self.last_error,
                 "input_idle_s": round(now - (self.last_input_time or self.started_at), 3),
