@@ -249,7 +249,7 @@ class Soak:
         life.ended = True
         feed, *rest = self.tasks[slot]
         await feed  # ends the input: settle, then DELETE the input channel
-        await self.wait_gone(life.stream_id, 60)
+        await self.wait_gone(life, 60)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(life.output_done.wait(), 10)
         for task in rest:
@@ -262,18 +262,19 @@ class Soak:
             f"{len(life.received)} received, {life.lost()} lost, pack {self.pack_counts(life)}")  # fmt: skip
         return life
 
-    async def wait_gone(self, stream_id: str, timeout: float) -> None:
+    async def wait_gone(self, life: Lifetime, timeout: float) -> None:
+        """Until the stream has ended; its final counters from the status's ``recent`` list."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 status = await self.get("/trickle/status")
                 ids = {s.get("stream_id") for s in status.get("streams", [])}
-                if stream_id not in ids:
+                if life.stream_id not in ids:
+                    recent = {s.get("stream_id"): s for s in status.get("recent", [])}
+                    life.pack = recent.get(life.stream_id, life.pack)
                     return
             await asyncio.sleep(0.5)
-        say(
-            f"[{self.clock()}] WARNING {stream_id} still listed {timeout:.0f} s after its input ended"
-        )
+        say(f"[{self.clock()}] WARNING {life.stream_id} still listed {timeout:.0f} s after its end")
 
     async def feed(self, life: Lifetime) -> None:
         """The looping clip at ``fps`` until the stream is told to end; then settle and DELETE."""
@@ -412,7 +413,7 @@ class Soak:
         return sample
 
     def pack_counts(self, life: Lifetime) -> dict[str, Any]:
-        keys = ("frames_in", "frames_out", "drops", "segments_dropped", "errors")
+        keys = ("frames_in", "frames_out", "drops", "superseded", "segments_dropped", "errors")
         return {k: life.pack.get(k) for k in keys}
 
     async def poll_pack(self) -> None:
@@ -541,6 +542,8 @@ class Soak:
         unaccounted = sum(max(0, x.lost() - int(x.pack.get("drops") or 0)) for x in lives)
         checks["frames"] = {"sent": sent, "lost": lost, "pack_drops": pack_drops,
                             "lost_uncounted": unaccounted,
+                            "drops_not_lost": sum(max(0, int(x.pack.get("drops") or 0) - x.lost())
+                                                  for x in lives),
                             "pack_segments_dropped": seg_dropped, "error_events": errors,
                             "per_lifetime": [{"stream": x.stream_id, "sent": len(x.sent),
                                               "lost": x.lost(), **self.pack_counts(x)}
@@ -624,7 +627,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     say(f"frames: {f['sent']} sent, {f['lost']} lost (sent − received), pack drops "
         f"{f['pack_drops']}, output segments dropped {f['pack_segments_dropped']}, error events "
         f"{f['error_events']}: {f['verdict']}; lost without a pack drop count: "
-        f"{f['lost_uncounted']}")  # fmt: skip
+        f"{f['lost_uncounted']}, pack drops that were not lost: {f['drops_not_lost']}")  # fmt: skip
     p = c["p99"]
     if "first_ms" in p:
         say(f"latency p99: {p['first_ms']} → {p['last_ms']} ms (allowed {p['allowed_ms']}; p50 "
