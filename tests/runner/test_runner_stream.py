@@ -117,3 +117,62 @@ async def test_invalid_update_becomes_an_error_event_and_the_stream_goes_on(
         assert runner.api.manager.health() == "OK"
     finally:
         await end_stream(orchestrator, channels, gateway, runner, 10)
+
+
+async def test_frames_the_encoder_drops_are_drops_not_frames_out(
+    make_runner: Any, orchestrator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder slower than the input drops frames that waited too long in its queue: the
+    status counts them in ``drops``, and ``frames_out`` is what was published."""
+    import time
+
+    from trickle_live.trickle.media.encoder import StreamEncoder
+
+    write = StreamEncoder._write_video
+
+    def slow(self: Any, writer: Any, frame: Any) -> None:
+        time.sleep(0.15)  # over the 0.1 s a frame may wait before the encoder
+        write(self, writer, frame)
+
+    monkeypatch.setattr(StreamEncoder, "_write_video", slow)
+    runner = await make_runner()
+    gateway, _, status, body, _ = await open_stream(orchestrator, runner.url)
+    try:
+        assert status == 200, body
+        await gateway.publish(clip(2.0))
+        await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 30, 10)
+        await gateway.end_input()
+        await wait_for(lambda: idle(runner), 20)
+        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+    finally:
+        await gateway.close()
+    published = len(decode(gateway.output.data).pts)
+    snap = runner.api.manager.history[-1]
+    assert snap["drops"] > 0, snap  # the slow encoder did drop frames
+    assert snap["frames_out"] == published, (snap, published)
+    assert snap["frames_out"] + snap["drops"] >= snap["frames_in"], snap
+
+
+async def test_frames_out_and_drops_add_up_to_frames_in_across_the_load(
+    make_runner: Any, orchestrator: Any
+) -> None:
+    """While the processor loads, each frame goes out unprocessed and also waits for it; the
+    ones the queue then drops, or that come out of the processor behind newer ones, went out
+    already: ``superseded``, not ``drops``. Every input frame is either out or dropped, once."""
+    runner = await make_runner("invert")
+    gateway, _, status, body, _ = await open_stream(orchestrator, runner.url, {"load_seconds": 1})
+    try:
+        assert status == 200, body
+        await gateway.publish(clip(3.0))
+        await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 45, 10)
+        await gateway.end_input()
+        await wait_for(lambda: idle(runner), 20)
+        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+    finally:
+        await gateway.close()
+    out = decode(gateway.output.data)
+    snap = runner.api.manager.history[-1]
+    assert snap["frames_passthrough"] > 0 and any(out.inverted), snap  # loaded mid-stream
+    assert snap["superseded"] > 0, snap
+    assert snap["frames_out"] == len(out.pts), (snap, len(out.pts))
+    assert snap["frames_out"] + snap["drops"] == snap["frames_in"] == 45, snap

@@ -68,7 +68,6 @@ class StreamEncoder:
         self._on_error = on_error
         self._on_failed = on_failed
         self.failed: str | None = None  # why the encode thread ended early, if it did
-        self.lost = 0  # video frames put_video accepted that a failed thread never encoded
         if max_age is not None and not max_age > 0:
             raise ValueError(f"max_age: expected > 0 seconds or None, received {max_age}")
         self._video: deque[VideoFrame] = deque()
@@ -168,7 +167,6 @@ class StreamEncoder:
             log.exception("%s: encode thread failed", self.name)
             with self._cond:
                 self._closing = True  # no frame is taken from now on
-                self.lost = len(self._video)  # taken by put_video, never to be encoded
             self.failed = f"encoder stopped: {type(exc).__name__}: {exc}"
             self.stats.errors += 1
             self.stats.last_error = self.failed

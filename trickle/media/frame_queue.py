@@ -28,7 +28,14 @@ class QueueClosed(Exception):
 
 
 class FrameQueue(Generic[T]):
-    def __init__(self, maxsize: int = 2, max_age: float | None = None) -> None:
+    def __init__(
+        self,
+        maxsize: int = 2,
+        max_age: float | None = None,
+        on_drop: Callable[[T], None] | None = None,
+    ) -> None:
+        """``on_drop`` is called with each dropped item, under the queue's lock (keep it short,
+        and never call back into the queue)."""
         if maxsize < 1:
             raise ValueError(f"maxsize: expected >= 1, received {maxsize}")
         if max_age is not None and not max_age > 0:
@@ -43,6 +50,7 @@ class FrameQueue(Generic[T]):
         self._listeners: tuple[Callable[[], None], ...] = ()
         self.put_count = 0
         self.dropped = 0
+        self._on_drop = on_drop
 
     def put(self, item: T) -> bool:
         """Add ``item``; drop the oldest item when full. Returns False when the queue is closed."""
@@ -50,9 +58,11 @@ class FrameQueue(Generic[T]):
             if self._closed:
                 return False
             if len(self._items) >= self.maxsize:
-                self._items.popleft()
+                gone = self._items.popleft()
                 self._times.popleft()
                 self.dropped += 1
+                if self._on_drop is not None:
+                    self._on_drop(gone)
             self._items.append(item)
             self._times.append(time.monotonic())
             self.put_count += 1
@@ -85,7 +95,7 @@ class FrameQueue(Generic[T]):
                 if self._closed:
                     raise QueueClosed()
                 return None
-            self.dropped += drop_stale(self._items, self._times, self.max_age)
+            self.dropped += drop_stale(self._items, self._times, self.max_age, self._on_drop)
             if not accept(self._items[0]):
                 return None
             self._times.popleft()
@@ -93,7 +103,7 @@ class FrameQueue(Generic[T]):
 
     def _pop(self) -> T:
         """Under the lock, with items waiting: the oldest one not too old (or the newest)."""
-        item, dropped = pop_fresh(self._items, self._times, self.max_age)
+        item, dropped = pop_fresh(self._items, self._times, self.max_age, self._on_drop)
         self.dropped += dropped
         return item
 
@@ -169,23 +179,37 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-def pop_fresh(items: deque[T], times: deque[float], max_age: float | None) -> tuple[T, int]:
+def pop_fresh(
+    items: deque[T],
+    times: deque[float],
+    max_age: float | None,
+    on_drop: Callable[[T], None] | None = None,
+) -> tuple[T, int]:
     """Of non-empty ``items`` (put at the monotonic ``times``), the oldest that has not waited
     longer than ``max_age`` — or the newest, which is never dropped — and how many older ones were
-    dropped on the way. Both deques lose what is returned or dropped; the caller holds its lock."""
-    dropped = drop_stale(items, times, max_age)
+    dropped on the way (each passed to ``on_drop``). Both deques lose what is returned or
+    dropped; the caller holds its lock."""
+    dropped = drop_stale(items, times, max_age, on_drop)
     times.popleft()
     return items.popleft(), dropped
 
 
-def drop_stale(items: deque[T], times: deque[float], max_age: float | None) -> int:
+def drop_stale(
+    items: deque[T],
+    times: deque[float],
+    max_age: float | None,
+    on_drop: Callable[[T], None] | None = None,
+) -> int:
     """Drop the items of ``items`` that waited longer than ``max_age`` while a newer one is behind
-    them (the newest is never dropped); how many went. The caller holds its lock."""
+    them (the newest is never dropped), each passed to ``on_drop``; how many went. The caller
+    holds its lock."""
     dropped = 0
     if max_age is not None and len(items) > 1:
         limit = time.monotonic() - max_age
         while len(items) > 1 and times[0] < limit:
-            items.popleft()
+            gone = items.popleft()
             times.popleft()
             dropped += 1
+            if on_drop is not None:
+                on_drop(gone)
     return dropped

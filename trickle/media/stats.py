@@ -33,7 +33,7 @@ class DecoderStats:
 @dataclass
 class EncoderStats:
     frames: int = 0  # video frames encoded
-    dropped: int = 0  # video frames dropped by the input queue (oldest first)
+    dropped: int = 0  # video frames dropped: too old, queue full, queued at close/failure
     segments: int = 0  # segments begun
     keyframes: int = 0
     width: int = 0

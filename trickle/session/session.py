@@ -19,6 +19,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 INPUT_QUEUE = 12  # frames; a memory bound only: input frames are dropped by age (below)
 INPUT_MAX_AGE = 0.1  # s: a frame that waited longer, with a newer one behind it, is dropped
 OUTPUT_QUEUE, OUTPUT_MAX_AGE = 12, 0.1  # the same policy for processed frames before the encoder
+PUBLISHED_MEMORY = 64  # pts remembered to tell a superseded frame from a lost one (> INPUT_QUEUE)
 DRAIN_S = 2.0
 STOP_WAIT_S = 0.9  # a stop call waits this long for every task and thread of the stream to end
 STALL_S = 5.0  # input paused this long: an error event (the stream goes on)
@@ -96,9 +98,16 @@ class StreamSession:
         self._tasks: list[asyncio.Task[Any]] = []  # owned here: cancelled and awaited on stop
         self._emit_lock = threading.Lock()
         self._last_pts: int | None = None
+        # the pts of the last frames published: a frame dropped after a copy of it went out
+        # (published unprocessed while the workflow loaded or recovered) is not lost
+        self._published: deque[int] = deque(maxlen=PUBLISHED_MEMORY)
+        self._published_set: set[int] = set()
+        self._published_lock = threading.Lock()
         self._latest: VideoFrame | None = None
         self._encoder: StreamEncoder | None = None
-        self._input: FrameQueue[VideoFrame] = FrameQueue(INPUT_QUEUE, max_age=INPUT_MAX_AGE)
+        self._input: FrameQueue[VideoFrame] = FrameQueue(
+            INPUT_QUEUE, max_age=INPUT_MAX_AGE, on_drop=self._input_dropped
+        )
         self._output = EmitSink(lambda f: self._emit(f, passthrough=False))
         self.shape = _shape_of(request)
         self._shaper = FrameShaper(self.shape.width, self.shape.height)
@@ -188,8 +197,24 @@ class StreamSession:
             "shape": self.shape.as_dict(),  # requested width/height/max_framerate (None: input's)
             "fps_capped": self.decoder.stats.dropped_fps,  # input frames over max_framerate
             "info": self.infos[-3:],
-            **self.stats.snapshot(self._input.dropped),
+            **self.stats.snapshot(self._encoder_drops()),
         }
+
+    def _was_published(self, pts: int) -> bool:
+        with self._published_lock:
+            return pts in self._published_set
+
+    def _input_dropped(self, frame: VideoFrame) -> None:
+        """Under the input queue's lock: a drop, unless the frame already went out unprocessed."""
+        if self._was_published(frame.pts):
+            self.stats.superseded()
+        else:
+            self.stats.input_dropped()
+
+    def _encoder_drops(self) -> int:
+        """Frames the encoder took and dropped (too old, or queued when it closed or failed)."""
+        encoder = self._encoder
+        return encoder.stats.dropped if encoder is not None else 0
 
     # --- frame path (decoder / processor threads) ----------------------------------------------
     def _on_video(self, frame: VideoFrame) -> None:
@@ -208,9 +233,17 @@ class StreamSession:
     def _emit(self, frame: VideoFrame, passthrough: bool) -> None:
         with self._emit_lock:
             if self._last_pts is not None and frame.pts <= self._last_pts:
-                self.stats.out_of_order()
+                if self._was_published(frame.pts):
+                    self.stats.superseded()  # its other copy went out
+                else:
+                    self.stats.out_of_order()
                 return
             self._last_pts = frame.pts
+            with self._published_lock:
+                if len(self._published) == self._published.maxlen:
+                    self._published_set.discard(self._published[0])
+                self._published.append(frame.pts)
+                self._published_set.add(frame.pts)
             self._latest = frame
             encoder = self._encoder
             if encoder is None and self._out is not None:
@@ -241,9 +274,7 @@ class StreamSession:
             self._call_on_loop(self.request_stop, f"failed: {message}")
 
     def _encoder_failed(self, message: str) -> None:
-        """Encode thread: the frames it had taken and will never encode are not out."""
-        if self._encoder is not None:
-            self.stats.frames_lost(self._encoder.lost)
+        """Encode thread: the frames it had taken and will never encode count as its drops."""
         self.fail("encoder", message)
 
     def _call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:

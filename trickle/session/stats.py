@@ -53,7 +53,9 @@ class StreamStats:
         self.frames_in = 0
         self.frames_out = 0
         self.frames_passthrough = 0  # published unprocessed while the processor was not ready
-        self.dropped_out_of_order = 0
+        self.dropped_out_of_order = 0  # processed after a newer frame went out, never published
+        self.dropped_input = 0  # dropped by the input queue, never published
+        self.frames_superseded = 0  # dropped after an unprocessed copy went out: not lost
         self.segments_in = 0
         self.segments_out = 0
         self.segments_dropped = 0
@@ -93,14 +95,17 @@ class StreamStats:
             if received_at > 0:
                 self._latency.append(now - received_at)
 
-    def frames_lost(self, count: int) -> None:
-        """Frames counted out that never went out (taken by an encoder that then failed)."""
-        with self._lock:
-            self.frames_out = max(0, self.frames_out - count)
-
     def out_of_order(self) -> None:
         with self._lock:
             self.dropped_out_of_order += 1
+
+    def input_dropped(self) -> None:
+        with self._lock:
+            self.dropped_input += 1
+
+    def superseded(self) -> None:
+        with self._lock:
+            self.frames_superseded += 1
 
     def segment_out(self, dropped: bool = False) -> None:
         with self._lock:
@@ -144,13 +149,18 @@ class StreamStats:
 
         return {"p50": pick(0.5), "p95": pick(0.95), "last": round(self._latency[-1] * 1000, 2)}
 
-    def snapshot(self, queue_drops: int = 0) -> dict[str, Any]:
+    def snapshot(self, encoder_drops: int = 0) -> dict[str, Any]:
+        """``encoder_drops``: frames handed to the encoder (counted out by :meth:`frame_out`)
+        that it dropped or never encoded, so they are drops and not ``frames_out``. ``drops``
+        counts every frame that never went out, so ``frames_out + drops`` is ``frames_in`` once
+        the stream has drained; ``superseded`` counts frames dropped after an unprocessed copy of
+        them went out (not lost)."""
         now = time.monotonic()
         with self._lock:
             data: dict[str, Any] = {
                 "uptime_s": round(now - self.started_at, 3),
                 "frames_in": self.frames_in,
-                "frames_out": self.frames_out,
+                "frames_out": max(0, self.frames_out - encoder_drops),
                 "frames_passthrough": self.frames_passthrough,
                 "fps_in": self._in.rate(now),
                 "fps_out": self._out.rate(now),
@@ -158,7 +168,8 @@ class StreamStats:
                 "segments_out": self.segments_out,
                 "segments_dropped": self.segments_dropped,
                 "bytes_in": self.bytes_in,
-                "drops": queue_drops + self.dropped_out_of_order,
+                "drops": self.dropped_input + self.dropped_out_of_order + encoder_drops,
+                "superseded": self.frames_superseded,
                 "errors": self.errors,
                 "last_error": self.last_error,
                 "input_idle_s": round(now - (self.last_input_time or self.started_at), 3),
