@@ -25,7 +25,7 @@ from compat_graphs import (
     as_text,
 )
 from compat_kit import get, post
-from runner_streamkit import clip, decode, idle, open_stream, wait_for
+from runner_streamkit import clip, decode, finish_input, open_stream
 from trickle_live.nodes.graph import INPUT_NODE, OUTPUT_NODE, adapt
 from trickle_live.nodes.store import WorkflowStore, select_workflow
 from trickle_live.trickle.config import RunnerConfig
@@ -153,9 +153,7 @@ async def test_standalone_runner_runs_comfystream_graphs(
     try:
         assert (status, body) == (200, {})
         await gateway.publish(clip(1.0))
-        await gateway.end_input()
-        await wait_for(lambda: idle(runner), 10)
-        await wait_for(lambda: gateway.output.end_reason is not None, 5)
+        await finish_input(gateway, runner, 10, 5)
     finally:
         await gateway.close()
     out = decode(gateway.output.data)

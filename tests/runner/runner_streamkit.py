@@ -115,6 +115,16 @@ async def end_stream(
         await gateway.close()
 
 
+async def finish_input(
+    gateway: GatewayStream, runner: Any, idle_timeout: float = 20, output_timeout: float = 10
+) -> None:
+    """End the gateway's input, then wait until the runner is idle and the output has ended (the
+    ending a real gateway sees when its source stops)."""
+    await gateway.end_input()
+    await wait_for(lambda: idle(runner), idle_timeout)
+    await wait_for(lambda: gateway.output.end_reason is not None, output_timeout)
+
+
 async def close_gateways(
     orch: LocalOrchestrator, channels: Channels, *gateways: GatewayStream | None
 ) -> None:

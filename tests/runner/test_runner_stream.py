@@ -7,7 +7,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from runner_streamkit import clip, decode, end_stream, events_of, idle, open_stream, wait_for
+from runner_streamkit import (
+    clip,
+    decode,
+    end_stream,
+    events_of,
+    finish_input,
+    idle,
+    open_stream,
+    wait_for,
+)
 
 
 async def test_happy_path_invert_update_keepalive_and_stop_by_input_deletion(
@@ -141,9 +150,7 @@ async def test_frames_the_encoder_drops_are_drops_not_frames_out(
         assert status == 200, body
         await gateway.publish(clip(2.0))
         await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 30, 10)
-        await gateway.end_input()
-        await wait_for(lambda: idle(runner), 20)
-        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+        await finish_input(gateway, runner)
     finally:
         await gateway.close()
     published = len(decode(gateway.output.data).pts)
@@ -165,9 +172,7 @@ async def test_frames_out_and_drops_add_up_to_frames_in_across_the_load(
         assert status == 200, body
         await gateway.publish(clip(3.0))
         await wait_for(lambda: runner.api.manager.list()[0]["frames_in"] >= 45, 10)
-        await gateway.end_input()
-        await wait_for(lambda: idle(runner), 20)
-        await wait_for(lambda: gateway.output.end_reason is not None, 10)
+        await finish_input(gateway, runner)
     finally:
         await gateway.close()
     out = decode(gateway.output.data)
