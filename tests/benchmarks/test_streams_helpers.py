@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from streams import Level, arithmetic_limit, best, sustained_streams  # noqa: E402
+from streams import Level, arithmetic_limit, best, combine, sustained_streams  # noqa: E402
 
 
 def level(out: list[int], p95: list[float], cpu: float = 5.0, expected: int = 180) -> Level:
@@ -45,3 +45,19 @@ def test_streams_sustained_stop_at_the_first_level_that_was_not() -> None:
     ]
     assert sustained_streams(rows) == 2
     assert sustained_streams([{"streams": 1, "sustained": False}]) == 0
+
+
+def test_rounds_combine_to_the_worst_verdict_and_the_median_cpu() -> None:
+    cheap, dear, mid = (
+        level([180], [40.0], cpu=5.0),
+        level([180], [45.0], cpu=9.0),
+        level([180], [50.0], cpu=6.0),
+    )
+    both = combine([dear, cheap, mid])
+    assert both.cpu_ms_per_frame == 6.0 and both.sustained(100.0) and both.worst_p95 == 50.0
+    one_lost = level([179], [30.0], cpu=4.0)
+    lost = combine([cheap, one_lost, mid])
+    assert lost.lost == 1 and not lost.sustained(100.0)  # every round must be sustained
+    assert lost.cpu_ms_per_frame == 5.0
+    slow = combine([cheap, level([180], [130.0], cpu=5.5)])
+    assert not slow.sustained(100.0) and slow.cpu_ms_per_frame == 5.25
