@@ -69,9 +69,10 @@ class ChannelUrlPolicy:
 
 
 def shown_url(value: str) -> str:
-    """A URL as errors and logs may show it: redacted, or a placeholder when it cannot be parsed."""
+    """A channel URL (never a segment's) as errors and logs may show it: redacted, or a
+    placeholder when it cannot be parsed."""
     try:
-        return redact_channel_url(value)
+        return redact_channel_url(value, has_seq=False)
     except ValueError:
         return "(an unparseable URL)"
 

@@ -14,6 +14,11 @@ from urllib.parse import urlsplit
 SHOWN_CHARS = 4
 ELLIPSIS = "…"
 _SEQ = re.compile(r"-?\d+|next")
+# Where the caller does not say whether a URL ends in a segment number, a numeric last part is
+# taken as one only up to this many characters (a million segments: 11 days of 1 s segments);
+# a longer one is a channel name made of digits (a random hex name is all digits 2 % of the
+# time) and must not be shown whole.
+SEQ_CHARS = 6
 
 
 def short_name(name: str | None) -> str:
@@ -34,7 +39,7 @@ def redact_channel_url(url: str | None, *, has_seq: bool | None = None) -> str:
     parts_path = [p for p in parts.path.split("/") if p and p != ELLIPSIS]
     seq = ""
     if has_seq is None:
-        has_seq = len(parts_path) >= 2 and bool(_SEQ.fullmatch(parts_path[-1]))
+        has_seq = len(parts_path) >= 2 and _looks_like_seq(parts_path[-1])
     if has_seq and parts_path:
         seq = "/" + parts_path.pop()
     channel = f"/{ELLIPSIS}/{short_name(parts_path[-1])}{seq}" if parts_path else f"/{ELLIPSIS}"
@@ -44,11 +49,15 @@ def redact_channel_url(url: str | None, *, has_seq: bool | None = None) -> str:
     return channel.lstrip("/")
 
 
+def _looks_like_seq(part: str) -> bool:
+    return len(part) <= SEQ_CHARS and bool(_SEQ.fullmatch(part))
+
+
 def channel_name(url: str, *, has_seq: bool | None = None) -> str:
     """The channel name in a channel (or segment) URL: its last path part before the seq."""
     path = [p for p in urlsplit(url).path.split("/") if p]
     if has_seq is None:
-        has_seq = len(path) >= 2 and bool(_SEQ.fullmatch(path[-1]))
+        has_seq = len(path) >= 2 and _looks_like_seq(path[-1])
     if has_seq and path:
         path.pop()
     return path[-1] if path else ""

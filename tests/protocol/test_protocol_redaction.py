@@ -13,12 +13,14 @@ import logging
 
 import pytest
 from aiohttp import web
+from trickle_live.trickle.channel_url import check_channel_url
 from trickle_live.trickle.errors import (
     ChannelClosed,
     ChannelNotFound,
     ProtocolError,
     TrickleError,
     TrickleTimeout,
+    ValidationError,
 )
 from trickle_live.trickle.protocol.json_channels import ControlReader, EventsWriter
 from trickle_live.trickle.protocol.publisher import TricklePublisher
@@ -39,6 +41,21 @@ def test_redacted_forms() -> None:
     assert redact_channel_url("http://h/…") == "http://h/…"  # already redacted stays so
     assert channel_name(SECRET_URL + "/next") == SECRET and short_name(SECRET) == "o2rs…"
     assert scrub(f"no channel {SECRET}/3 here", SECRET_URL) == "no channel o2rs…/3 here"
+
+
+def test_a_channel_name_of_digits_is_not_taken_for_a_segment_number() -> None:
+    """A random hex channel name is all digits 2 % of the time (``78173449``): shown whole as if it
+    were a segment number, it leaked through a 422 answer. Failed on the main of 2026-12-06."""
+    url = "http://127.0.0.1:9/ai/trickle/78173449"
+    assert redact_channel_url(url) == "http://127.0.0.1:9/…/7817…"
+    assert redact_channel_url(url + "/12") == "http://127.0.0.1:9/…/7817…/12"
+    assert channel_name(url) == "78173449" and channel_name(url + "/-1") == "78173449"
+    assert "78173449" not in scrub(f"GET {url} failed", url)
+    assert "78173449" not in str(ChannelNotFound(url))
+    bad_port = "http://127.0.0.1:99999/ai/trickle/78173449"
+    with pytest.raises(ValidationError) as info:
+        check_channel_url("subscribe_url", bad_port)
+    assert "78173449" not in str(info.value) and "7817…" in str(info.value)
 
 
 @pytest.mark.parametrize(
