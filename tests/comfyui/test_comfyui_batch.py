@@ -115,8 +115,16 @@ async def comfy_status(comfy: ComfyUI) -> dict[str, Any]:
 
 
 async def input_drops(comfy: ComfyUI) -> dict[str, int]:
+    """Per stream, the frames that will not reach the graph: dropped, or superseded (dropped
+    after an unprocessed copy went out — while a failing workflow recovers, each frame is
+    published as it came and its queued copy is superseded). Counting only ``drops`` left a
+    loaded machine waiting for frames that had gone that way, until the streams' input timeout
+    ended them."""
     sessions = (await get_json(comfy.url + "/trickle/status"))["streams"]
-    return {str(s["stream_id"]): int(s.get("drops") or 0) for s in sessions}
+    return {
+        str(s["stream_id"]): int(s.get("drops") or 0) + int(s.get("superseded") or 0)
+        for s in sessions
+    }
 
 
 async def wait_ready(comfy: ComfyUI, names: list[str], deadline: float) -> None:
@@ -164,6 +172,8 @@ async def run_streams(
             while time.monotonic() < deadline:  # a decoder may hold one frame back
                 status = await comfy_status(comfy)
                 drops = await input_drops(comfy)
+                gone = [n for n in starts if n not in status["streams"]]
+                assert not gone, f"streams {gone} ended before their input did: {status}"
                 done = [status["streams"][n].get("prompts", 0) + drops.get(n, 0) for n in starts]
                 if all(d >= min(sent, len(segments)) - 1 for d in done):
                     break
