@@ -14,9 +14,12 @@ export function createPreviewView() {
   async function tick() {
     if (!streamId || busy) return;
     busy = true;
+    const id = streamId; // a request that outlives its stream (ended, switched) changes nothing
     try {
-      const next = await client.frame(streamId);
-      if (next) {
+      const next = await client.frame(id);
+      if (id !== streamId) {
+        if (next) URL.revokeObjectURL(next);
+      } else if (next) {
         await new Promise((resolve) => {
           img.onload = img.onerror = resolve;
           img.src = next;
@@ -25,11 +28,11 @@ export function createPreviewView() {
         url = next;
         frames += 1;
         img.dataset.frames = String(frames);
-        sizes[streamId] = `${img.naturalWidth}×${img.naturalHeight}`;
-        caption.textContent = `${streamId} · ${sizes[streamId]}`;
+        sizes[id] = `${img.naturalWidth}×${img.naturalHeight}`;
+        caption.textContent = `${id} · ${sizes[id]}`;
       }
     } catch (err) {
-      caption.textContent = `${streamId}: ${err.message}`;
+      if (id === streamId) caption.textContent = `${id}: ${err.message}`;
     } finally {
       busy = false;
     }
