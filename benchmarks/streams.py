@@ -89,6 +89,10 @@ class Level:
     harness_cores: float  # this program's CPU over the measured part, in cores
     other_cores: float  # every other process on the machine, in cores
     load: tuple[float, float, float]
+    # ComfyUI only (``/trickle/status``): its worker thread's CPU per frame over the level, and of
+    # it the frame <-> IMAGE conversions
+    worker_ms: float | None = None
+    conversion_ms: float | None = None
 
     @property
     def lost(self) -> int:
@@ -121,7 +125,44 @@ def combine(rounds: list[Level]) -> Level:
         cpu_ms_per_frame=statistics.median(t.cpu_ms_per_frame for t in rounds),
         harness_cores=statistics.median(t.harness_cores for t in rounds),
         other_cores=statistics.median(t.other_cores for t in rounds),
+        worker_ms=_median_of([t.worker_ms for t in rounds]),
+        conversion_ms=_median_of([t.conversion_ms for t in rounds]),
     )
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+async def worker_totals(
+    system: System, http: aiohttp.ClientSession
+) -> tuple[int, float, float] | None:
+    """ComfyUI's worker so far (``/trickle/status`` → ``comfyui.private_executor``): live frames,
+    the worker thread's CPU seconds over its leases, and the conversions' seconds; None for a
+    system without it."""
+    try:
+        async with http.get(system.url + "/trickle/status") as resp:
+            body = await resp.json() if resp.status == 200 else {}
+    except (aiohttp.ClientError, ValueError):
+        return None
+    private = (body.get("comfyui") or {}).get("private_executor") or {}
+    frames = private.get("frames")
+    if not isinstance(frames, int):
+        return None
+    worker = private.get("worker_cpu_ms_per_frame") or 0.0
+    conversion = private.get("conversion_ms_per_frame") or 0.0
+    return frames, worker * frames / 1e3, conversion * frames / 1e3
+
+
+def worker_split(
+    before: tuple[int, float, float] | None, after: tuple[int, float, float] | None
+) -> tuple[float | None, float | None]:
+    """(worker ms per frame, conversion ms per frame) between two ``worker_totals``."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None, None
+    frames = after[0] - before[0]
+    return 1e3 * (after[1] - before[1]) / frames, 1e3 * (after[2] - before[2]) / frames
 
 
 def _busy_seconds() -> float:
@@ -165,6 +206,7 @@ async def run_level(
     ]
     sampler = ProcSampler(system.pid, interval=0.1)
     sampler.start()
+    worker_before = await worker_totals(system, http)
     try:
         for c in channels:
             status, body, _ = await orch.start_stream(system.url, c)
@@ -179,6 +221,7 @@ async def run_level(
         await _settle(outs)
         t0, busy0, own0 = await measuring
         t1, busy1, own1 = time.monotonic(), _busy_seconds(), cpu_seconds(os.getpid())
+        worker_ms, conversion_ms = worker_split(worker_before, await worker_totals(system, http))
     finally:
         stop.set()
         for c in channels:
@@ -208,6 +251,8 @@ async def run_level(
         harness_cores=harness,
         other_cores=max(0.0, (busy1 - busy0) / span - harness - system_share),
         load=load_average(),
+        worker_ms=worker_ms,
+        conversion_ms=conversion_ms,
     )
     await _wait_idle(system, http)
     return level
@@ -249,9 +294,12 @@ def _say(text: str) -> None:
 def _line(name: str, level: Level, tries: int, floor_ms: float | None, p95: float) -> str:
     ratio = f"{level.cpu_ms_per_frame / floor_ms:.2f}" if floor_ms else "–"
     verdict = "sustained" if level.sustained(p95) else "NOT sustained"
+    worker = "–"
+    if level.worker_ms is not None:
+        worker = f"{level.worker_ms:.2f} ({level.conversion_ms or 0.0:.2f})"
     return (
         f"| {name} | {level.streams} | {verdict} | {level.lost} | {level.worst_p95:.1f} | "
-        f"{level.cpu_ms_per_frame:.2f} | {ratio} | {level.harness_cores:.2f} | "
+        f"{level.cpu_ms_per_frame:.2f} | {ratio} | {worker} | {level.harness_cores:.2f} | "
         f"{level.other_cores:.2f} | {level.load[0]:.2f} | {tries} |"
     )
 
@@ -364,9 +412,18 @@ def summary(report: dict[str, Any], fps: float, p95: float) -> list[str]:
             if lv["streams"] in floor_by_n
         ]
         ratio = f"; per-stream CPU / floor at 1…n: {', '.join(f'{r:.2f}' for r in ratios)}"
+        workers = [lv for lv in rows if lv.get("worker_ms") is not None]
+        worker = ""
+        if workers:
+            split = ", ".join(
+                f"{lv['worker_ms']:.2f} ({lv['conversion_ms']:.2f})" for lv in workers
+            )
+            worker = f"; ComfyUI's worker ms per frame (of it conversions) at 1…n: {split}"
         lines.append(
             f"{name}: sustains {sustained} stream(s) (no frame lost, p95 ≤ {p95:g} ms); "
-            f"CPU ms per frame per stream at 1…n: {per}" + (ratio if name != "floor" else "")
+            f"CPU ms per frame per stream at 1…n: {per}"
+            + (ratio if name != "floor" else "")
+            + worker
         )
     return lines
 
@@ -397,8 +454,9 @@ def main() -> int:
         f"measured {args.seconds:g} s per level, {args.rounds} round(s) per level (CPU: median), "
         f"up to {args.repeat} tries per round\n"
         "| system | streams | verdict | frames lost | worst p95 (ms) | CPU ms / frame / stream "
-        "| / floor | harness (cores) | others (cores) | load 1 min | tries |\n"
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| / floor | ComfyUI worker ms / frame (conversion) | harness (cores) | others (cores) "
+        "| load 1 min | tries |\n"
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     )
     report = asyncio.run(run(args))
     after = report["load_after"]

@@ -61,6 +61,7 @@ class Ticket:
     delivered: bool = False
     image: object = None  # the IMAGE TrickleInput made from ``frame`` (identity check on output)
     image_version: int = -1  # its tensor version counter then (in-place changes bump it)
+    convert_s: float = 0.0  # worker CPU our nodes spent converting frame <-> IMAGE for it
 
 
 def _version(tensor: object) -> int:

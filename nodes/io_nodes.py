@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,14 +73,22 @@ def _stream_input(ticket: Ticket) -> tuple[Any, int, int, int, float] | None:
     if frame is None:  # stream ended or stopped, or no frame in time: skip quietly
         return None
     height, width = frame.image.shape[:2]
+    began = time.thread_time()
     tensor = frame_to_image(frame.image)
+    ticket.convert_s += time.thread_time() - began
     remember_image(ticket, tensor)
     return tensor, width, height, frame.index, frame.pts / 90000.0
 
 
-def _stream_output(ticket: Ticket, images: Any) -> None:
+def _stream_output(ticket: Ticket, images: Any, index: int = -1) -> None:
+    """Deliver picture ``index`` of ``images``: the input's own picture when the graph left the
+    IMAGE untouched, else converted back to uint8 (timed into ``Ticket.convert_s``)."""
     picture = unchanged_picture(ticket, images)
-    deliver(ticket, picture if picture is not None else image_to_frame(images))
+    if picture is None:
+        began = time.thread_time()
+        picture = image_to_frame(images, index)
+        ticket.convert_s += time.thread_time() - began
+    deliver(ticket, picture)
 
 
 def _plan_input(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list[list[Any]]:
@@ -96,8 +105,11 @@ def _plan_input(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list
     if any(f is None for f in frames):
         raise BatchRefused("a frame of the batch was not taken")
     pictures = [f.image for f in frames if f is not None]
+    began = time.thread_time()
     tensor = frames_to_image(pictures)
+    share = (time.thread_time() - began) / len(tickets)
     for ticket in tickets:
+        ticket.convert_s += share
         remember_image(ticket, tensor)
     first = frames[0]
     assert first is not None
@@ -120,8 +132,7 @@ def _plan_output(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> lis
         if count != len(tickets):
             raise BatchRefused(f"the output has {count} pictures for {len(tickets)} frames")
         for index, ticket in enumerate(tickets):
-            picture = unchanged_picture(ticket, images)
-            deliver(ticket, picture if picture is not None else image_to_frame(images, index))
+            _stream_output(ticket, images, index)
     return []
 
 

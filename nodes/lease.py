@@ -80,6 +80,13 @@ class LeaseRunner:
         self.frames = JobFrames(execution, plans, plans_off, self.counters)
         self.batches = Batches(batch)  # TRICKLE_BATCH (batch.py)
         self.frame_cpu_s = 0.0  # worker-thread CPU spent running live frames (all of them)
+        # of it, our nodes' frame <-> IMAGE conversions (``Ticket.convert_s``)
+        self.convert_cpu_s = 0.0
+        # the worker thread's CPU over whole leases (waiting for frames, the loop, the frames),
+        # warm-ups left out; during a lease, read live from the thread's CPU clock (``stats``)
+        self.worker_cpu_s = 0.0
+        self._serve_clock: int | None = None
+        self._serve_began = 0.0
         self.last_end = ""  # why the last lease ended
         self._issued: set[str] = set()
         self._lock = threading.Lock()
@@ -203,6 +210,9 @@ class LeaseRunner:
     async def serve(self, lease: str) -> str:
         """Run frames until the lease should end; returns why it ended."""
         self.serving = lease
+        clock = _thread_clock()
+        with self._lock:
+            self._serve_clock, self._serve_began = clock, _cpu(clock)
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         saved = self.execution.save()
@@ -229,6 +239,9 @@ class LeaseRunner:
         finally:
             self.execution.restore(saved)
             sys.setswitchinterval(switch)
+            with self._lock:
+                self.worker_cpu_s += _cpu(clock) - self._serve_began
+                self._serve_clock = None
             self.serving = None
         self.last_end = reason
         return reason
@@ -300,6 +313,7 @@ class LeaseRunner:
                     REGISTRY.pop(ticket.prompt_id)
             for (job, ticket), result in zip(items, results, strict=True):
                 self.counters["frames"] += 1
+                self.convert_cpu_s += ticket.convert_s
                 job.on_result(ticket, result)
                 job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
             self.frame_cpu_s += time.thread_time() - began
@@ -329,9 +343,12 @@ class LeaseRunner:
                 REGISTRY.pop(ticket.prompt_id)
             if future is not None:
                 self.counters["warmups"] += 1
+                with self._lock:  # a warm-up (model loading) is not a live frame's cost
+                    self.worker_cpu_s -= time.thread_time() - began
                 future.set_result(result)
             else:
                 self.counters["frames"] += 1
+                self.convert_cpu_s += ticket.convert_s
                 job.on_result(ticket, result)
                 job.timing.add(received_at(ticket), ticket.queued_at, time.monotonic())
                 self.frame_cpu_s += time.thread_time() - began
@@ -339,17 +356,50 @@ class LeaseRunner:
         finally:
             job.busy = False
 
+    def worker_cpu(self) -> float:
+        """The worker thread's CPU seconds over all leases so far, warm-ups left out (the
+        running lease included, read from the worker's CPU clock)."""
+        with self._lock:
+            spent = self.worker_cpu_s
+            if self._serve_clock is not None:
+                spent += max(0.0, _cpu(self._serve_clock) - self._serve_began)
+        return spent
+
     def stats(self) -> dict[str, Any]:
         frames = self.counters["frames"]
+
+        def per_frame(seconds: float) -> float | None:
+            return round(1e3 * seconds / frames, 3) if frames else None
+
         return {
             **self.counters,
-            "cpu_ms_per_frame": round(1e3 * self.frame_cpu_s / frames, 3) if frames else None,
+            "cpu_ms_per_frame": per_frame(self.frame_cpu_s),
+            "conversion_ms_per_frame": per_frame(self.convert_cpu_s),
+            "worker_cpu_ms_per_frame": per_frame(self.worker_cpu()),
             "lease": self.lease_id,
             "serving": self.serving is not None,
             "last_end": self.last_end,
             "frame_plans": self.frames.plans_state(),
             "batch": self.batches.state(),
         }
+
+
+def _thread_clock() -> int | None:
+    """The calling thread's CPU clock, readable from other threads (None where there is none)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def _cpu(clock: int | None) -> float:
+    """CPU seconds of the thread whose clock this is; without one, the calling thread's."""
+    if clock is None:
+        return time.thread_time()
+    try:
+        return time.clock_gettime(clock)
+    except OSError:  # the thread is gone (its lease has ended: not counted live)
+        return 0.0
 
 
 def received_at(ticket: Ticket) -> float:

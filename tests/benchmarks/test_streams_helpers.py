@@ -11,7 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from streams import Level, arithmetic_limit, best, combine, sustained_streams  # noqa: E402
+from streams import (  # noqa: E402
+    Level,
+    arithmetic_limit,
+    best,
+    combine,
+    sustained_streams,
+    worker_split,
+)
 
 
 def level(out: list[int], p95: list[float], cpu: float = 5.0, expected: int = 180) -> Level:
@@ -61,3 +68,16 @@ def test_rounds_combine_to_the_worst_verdict_and_the_median_cpu() -> None:
     assert lost.cpu_ms_per_frame == 5.0
     slow = combine([cheap, level([180], [130.0], cpu=5.5)])
     assert not slow.sustained(100.0) and slow.cpu_ms_per_frame == 5.25
+
+
+def test_comfyuis_worker_split_is_the_difference_between_two_status_reads() -> None:
+    # (live frames, worker CPU s, conversion CPU s) as /trickle/status totals them
+    assert worker_split((100, 0.08, 0.05), (400, 0.32, 0.17)) == pytest.approx((0.8, 0.4))
+    assert worker_split(None, (400, 0.32, 0.17)) == (None, None)  # not a ComfyUI
+    assert worker_split((400, 0.32, 0.17), (400, 0.32, 0.17)) == (None, None)  # no frame ran
+    rounds = [level([180], [40.0]) for _ in range(3)]
+    for lv, (worker, conversion) in zip(rounds, ((0.9, 0.5), (0.7, 0.4), (0.8, 0.45)), strict=True):
+        lv.worker_ms, lv.conversion_ms = worker, conversion
+    both = combine(rounds)
+    assert (both.worker_ms, both.conversion_ms) == (0.8, 0.45)  # the rounds' medians
+    assert combine([level([180], [40.0])]).worker_ms is None  # the floor, the runner

@@ -39,6 +39,10 @@ async def test_private_executor_runs_the_frames_and_survives_an_interrupt(comfyu
     assert stream["frame_plan"]["active"] and stream["frame_plan"]["live_nodes"] == ["1", "2", "3"]
     private = before["private_executor"]
     assert private["frames"] > 30 and private["cpu_ms_per_frame"] > 0, private
+    # the worker's CPU per frame, split: whole leases >= running frames >= our conversions
+    # (invert converts both ways; read mid-lease from the worker's CPU clock)
+    spent = [private[k] for k in ("worker_cpu_ms_per_frame", "cpu_ms_per_frame")]
+    assert spent[0] >= spent[1] >= private["conversion_ms_per_frame"] > 0, private
     assert private["frame_plans"] == "on" and private["plan_frames"] > 30, private
     assert after["private_executor"]["leases"] > private["leases"], after  # a new lease began
     assert after["private_executor"]["frames"] > private["frames"]  # and frames went on

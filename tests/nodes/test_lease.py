@@ -88,6 +88,7 @@ class Execution:
         self.restored = 0
         self.ran: list[str] = []
         self.switch = 0.0
+        self.burn = 0.0  # CPU seconds a warm-up spends (loading models, say)
 
     def interrupted(self) -> bool:
         return self.interrupt
@@ -110,6 +111,12 @@ class Execution:
         assert ticket is not None and ticket.frame is not None
         if self.slow:
             time.sleep(self.slow)
+        if prompt_id.startswith("trickle-warmup-"):
+            began = time.thread_time()
+            while time.thread_time() - began < self.burn:
+                pass
+        else:
+            ticket.convert_s = 0.002  # as TrickleInput/TrickleOutput record their conversions
         if self.fail_next:
             error, self.fail_next = self.fail_next, ""
             return PromptResult(False, error)
@@ -215,6 +222,26 @@ async def test_frames_run_in_order_inside_one_lease_with_their_timing(world: Any
     assert execution.restored == 1 and sys.getswitchinterval() == switch_before
     await until(lambda: runner._keeper is not None and runner._keeper.done())
     assert not [p for p in REGISTRY._tickets if p.startswith(host.put_ids[0][:8])]
+
+
+async def test_worker_cpu_per_frame_counts_whole_leases_but_not_warm_ups(world: Any) -> None:
+    host, execution, worker, runner = world
+    stream, job = added(runner, enabled=False)
+    execution.burn = 0.3  # the warm-up's CPU: 30 ms per frame if it were counted
+    assert (await runner.warm_up(job, (16, 16))) is not None
+    job.enabled = True
+    for n in range(10):
+        stream.io.input.put(frame(n))
+    await until(lambda: len(stream.results) == 10)
+    live = runner.stats()  # read from the worker's CPU clock while the lease still runs
+    assert runner.serving is not None
+    assert live["conversion_ms_per_frame"] == 2.0  # the nodes' conversions, per frame
+    assert live["cpu_ms_per_frame"] is not None and live["worker_cpu_ms_per_frame"] is not None
+    assert 0 < live["cpu_ms_per_frame"] <= live["worker_cpu_ms_per_frame"] < 20, live
+    await runner.remove(job)
+    await until(lambda: worker.ended == ["no stream"])
+    done = runner.stats()["worker_cpu_ms_per_frame"]
+    assert done is not None and live["worker_cpu_ms_per_frame"] <= done < 20  # kept at the end
 
 
 async def test_an_editor_prompt_ends_the_lease_and_the_stream_goes_on_after_it(
