@@ -18,7 +18,9 @@ stream figures once per value, each in a ComfyUI of its own, and for a number th
 a batch of that many frames (the frame repeated by ``RepeatImageBatch``) against one frame,
 prompts of each kind alternated; ``--feed-fps 30`` feeds
 the throughput phase fast enough that frames queue (live video drops a frame that waited 100 ms
-with a newer one behind it, so only frames less than 100 ms apart can share a batch). The checkpoint is the random-weight one of ``scripts/make-random-checkpoint.py``
+with a newer one behind it, so only frames less than 100 ms apart can share a batch);
+``--floor-paced`` also times the floor's prompt after the latency phase's pause (the machine
+idle one model time before each), alternated with back-to-back prompts. The checkpoint is the random-weight one of ``scripts/make-random-checkpoint.py``
 (cached like the tests': ``$TRICKLE_CHECKPOINT_CACHE`` or ``~/.cache/trickle-live/checkpoints``),
 or ``--checkpoint FILE`` (a real sd_turbo.safetensors)::
 
@@ -166,6 +168,25 @@ def floor(url: str, size: int, steps: int, prompts: int) -> dict[str, Any]:
             "model_ms_min": round(min(times) * 1000, 1), "fps": round(1000 / ms, 3),
             "wall_fps": round(prompts / wall, 3), "model_ms_all": [round(t * 1000) for t in times],
             "cached_nodes": sorted(cached, key=int)}  # fmt: skip
+
+
+def floor_paced(url: str, size: int, steps: int, prompts: int, pause: float) -> dict[str, Any]:
+    """The floor's prompt paced as the stream's latency phase paces its frames: each queued a
+    ``pause`` after the one before finished (the machine idles between them, as it does between
+    those frames), alternated with back-to-back pairs so both see the same drift."""
+    graph = workflow(size, steps)
+    cached: set[str] = set()
+    paced: list[float] = []
+    back_to_back: list[float] = []
+    for _ in range(prompts):
+        time.sleep(pause)
+        paced += prompt_times(url, [graph], cached)
+        back_to_back += prompt_times(url, [graph] * 2, cached)[1:]  # the second runs right after
+    return {"prompts": prompts, "pause_ms": round(pause * 1000),
+            "paced_ms_median": round(statistics.median(paced) * 1000, 1),
+            "back_to_back_ms_median": round(statistics.median(back_to_back) * 1000, 1),
+            "paced_ms_all": [round(t * 1000) for t in paced],
+            "back_to_back_ms_all": [round(t * 1000) for t in back_to_back]}  # fmt: skip
 
 
 def floor_batch(url: str, size: int, steps: int, prompts: int, batch: int) -> dict[str, Any]:
@@ -366,6 +387,11 @@ def main() -> int:
         "are measured once per value, each in a ComfyUI of its own; a number also measures the "
         "model floor of a batch of that many frames",
     )  # fmt: skip
+    parser.add_argument(
+        "--floor-paced", action="store_true",
+        help="also time the floor's prompt paced like the latency phase (a pause of one model "
+        "time before each), alternated with back-to-back prompts",
+    )  # fmt: skip
     parser.add_argument("--no-stream", action="store_true", help="the model floors only")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -380,6 +406,12 @@ def main() -> int:
                 say(f"floor: {args.floor_prompts} prompts back to back through ComfyUI's queue")
                 result["floor"] = floor(url, args.size, args.steps, args.floor_prompts)
                 result["gpu_after_floor"] = gpu_memory()
+                if args.floor_paced:
+                    pause = result["floor"]["model_ms_median"] / 1000
+                    say(f"floor: paced, a pause of {pause:.2f} s before each prompt")
+                    result["floor_paced"] = floor_paced(
+                        url, args.size, args.steps, args.floor_prompts, pause
+                    )
             if value.isdigit() and int(value) > 1:
                 say(f"floor of a batch of {value} frames, alternated with single frames")
                 result.setdefault("floor_batch", {})[value] = floor_batch(
@@ -399,6 +431,11 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     model_ms, floor_fps = result["floor"]["model_ms_median"], result["floor"]["fps"]
     print(f"model floor: {model_ms:.0f} ms per frame ({floor_fps:.2f} fps)")
+    paced = result.get("floor_paced")
+    if paced:
+        print(f"model floor paced like the latency phase ({paced['pause_ms']} ms pause before "
+              f"each prompt): {paced['paced_ms_median']:.0f} ms against "
+              f"{paced['back_to_back_ms_median']:.0f} ms back to back, alternated")  # fmt: skip
     for value, pair in result.get("floor_batch", {}).items():
         print(f"model floor, batch of {value}: {pair['batch_ms_median']:.0f} ms against "
               f"{pair['single_ms_median']:.0f} ms for one frame, alternated (a batch costs "
