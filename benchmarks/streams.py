@@ -139,15 +139,18 @@ async def worker_totals(
     system: System, http: aiohttp.ClientSession
 ) -> tuple[int, float, float] | None:
     """ComfyUI's worker so far (``/trickle/status`` → ``comfyui.private_executor``): live frames,
-    the worker thread's CPU seconds over its leases, and the conversions' seconds; None for a
-    system without it."""
+    the worker thread's CPU seconds over its leases, and the conversions' seconds (all 0 before
+    its first stream); None for a system that is not a ComfyUI."""
     try:
         async with http.get(system.url + "/trickle/status") as resp:
             body = await resp.json() if resp.status == 200 else {}
     except (aiohttp.ClientError, ValueError):
         return None
-    private = (body.get("comfyui") or {}).get("private_executor") or {}
-    frames = private.get("frames")
+    comfy = body.get("comfyui")
+    if not isinstance(comfy, dict):
+        return None  # not a ComfyUI
+    private = comfy.get("private_executor") or {}  # None until its first stream: nothing yet
+    frames = private.get("frames", 0)
     if not isinstance(frames, int):
         return None
     worker = private.get("worker_cpu_ms_per_frame") or 0.0

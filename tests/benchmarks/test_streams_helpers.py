@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
@@ -18,6 +22,7 @@ from streams import (  # noqa: E402
     combine,
     sustained_streams,
     worker_split,
+    worker_totals,
 )
 
 
@@ -81,3 +86,37 @@ def test_comfyuis_worker_split_is_the_difference_between_two_status_reads() -> N
     both = combine(rounds)
     assert (both.worker_ms, both.conversion_ms) == (0.8, 0.45)  # the rounds' medians
     assert combine([level([180], [40.0])]).worker_ms is None  # the floor, the runner
+
+
+async def test_worker_totals_read_comfyuis_status_and_nothing_else() -> None:
+    answers: dict[str, Any] = {
+        "comfy": {"comfyui": {"private_executor": {"frames": 300, "cpu_ms_per_frame": 0.7,
+                   "worker_cpu_ms_per_frame": 0.8, "conversion_ms_per_frame": 0.4}}},
+        "fresh": {"comfyui": {"private_executor": None}},  # before its first stream
+        "runner": {"streams": []},
+    }  # fmt: skip
+
+    async def status(request: web.Request) -> web.Response:
+        who = request.match_info["who"]
+        return web.json_response(answers[who]) if who in answers else web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/{who}/trickle/status", status)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def totals(who: str) -> Any:
+                system = SimpleNamespace(url=f"http://127.0.0.1:{port}/{who}")
+                return await worker_totals(system, http)  # type: ignore[arg-type]
+
+            assert await totals("comfy") == pytest.approx((300, 0.24, 0.12))
+            assert await totals("fresh") == (0, 0.0, 0.0)  # so the first level has a split
+            assert await totals("runner") is None
+            assert await totals("floor") is None  # 404: no status at all
+    finally:
+        await runner.cleanup()
