@@ -104,9 +104,8 @@ async def test_worker_totals_read_comfyuis_status_and_nothing_else() -> None:
     app.router.add_get("/{who}/trickle/status", status)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     try:
         async with aiohttp.ClientSession() as http:
 
