@@ -284,6 +284,7 @@ def test_settings_changes_need_the_token_and_the_panel_asks_for_it(
             lambda: comfy_web.get("/trickle/settings")["saved"].get("capacity") == 2,
             20,
             "the saved capacity",
+            page,  # the token prompt may open after click() returned: answered while waiting
         )
         page.remove_listener("dialog", answer)
         assert len(asked) == 1 and "token" in asked[0], asked

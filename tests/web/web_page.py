@@ -9,15 +9,22 @@ from typing import Any
 from trickle_live.trickle.session.workflow_spec import EXAMPLES_DIR
 
 
-def wait_until(check: Any, timeout: float, what: str) -> Any:
-    """The first truthy value of ``check()``, polled every 0.25 s; fails naming ``what``."""
+def wait_until(check: Any, timeout: float, what: str, page: Any = None) -> Any:
+    """The first truthy value of ``check()``, polled every 0.25 s; fails naming ``what``.
+
+    With ``page``, waits through the page (``wait_for_timeout``): Playwright's sync API runs
+    event handlers (a dialog's ``page.on("dialog", ...)``) only while one of its calls runs, so a
+    plain sleep would leave a dialog that opens after the last call unanswered."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         last = check()
         if last:
             return last
-        time.sleep(0.25)
+        if page is not None:
+            page.wait_for_timeout(250)
+        else:
+            time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
