@@ -120,11 +120,16 @@ class System:
 
 
 class ComfySystem(System):
+    """``pack``: the trickle-live tree installed into it (default: this one; another, e.g. a
+    ``git worktree`` of another commit, to compare two versions side by side)."""
+
     name = "trickle-live"
 
-    def __init__(self, comfy_path: Path) -> None:
+    def __init__(self, comfy_path: Path, pack: Path = ROOT, name: str = "trickle-live") -> None:
+        self.name = name
         super().__init__()
         self.comfy_path = comfy_path
+        self.pack = pack
         self.python = os.environ.get("COMFYUI_PYTHON") or str(
             comfy_path / "venv" / "bin" / "python"
         )
@@ -132,7 +137,7 @@ class ComfySystem(System):
     async def boot(self, http: aiohttp.ClientSession) -> None:
         base = self.workdir / "base"
         (base / "custom_nodes").mkdir(parents=True)
-        (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
+        (base / "custom_nodes" / "trickle-live").symlink_to(self.pack, target_is_directory=True)
         port = free_port()
         cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
                "--base-directory", str(base), "--disable-api-nodes"]  # fmt: skip
