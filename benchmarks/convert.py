@@ -1,6 +1,6 @@
 """Per-frame cost of the frame ↔ IMAGE conversions TrickleInput / TrickleOutput make.
 
-    .venv/bin/python benchmarks/convert.py [--sizes 512,1024] [--repeat 200] [--cold]
+    .venv/bin/python benchmarks/convert.py [--sizes 512,1024] [--repeat 200] [--cold] [--ways]
 
 Prints, for each size: frame → IMAGE (uint8 numpy → float32 tensor in 0..1), IMAGE → frame on
 the CPU, and — where CUDA is available — the upload of the IMAGE to the GPU and IMAGE → frame from
@@ -11,6 +11,11 @@ a GPU tensor (scale and cast on the device, copy back the uint8 picture), in ms 
 caches emptied before it (64 MB read, outside the timing) — in a 30 fps stream the decoder's
 picture and the worker's buffers are out of the caches again by the next frame, while back to
 back calls on one picture find everything cached.
+
+``--ways`` adds the other ways of making the float32 picture that were tried against the shipped
+one (``astype`` then an in-place multiply), numpy only, each on the same pictures, and the bound
+they all share: writing the picture's 3 × H × W float32 values (``fill``). Each gives the same
+values as the shipped way (``tests/benchmarks/test_convert_ways.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import mmap
 import statistics
 import sys
 import time
@@ -66,6 +72,73 @@ def each(fn: Callable[[Any], object], items: list[Any]) -> Callable[[], object]:
     return lambda: fn(next(turn))
 
 
+SCALE = np.float32(1.0 / 255.0)
+CHUNK_ROWS = 64  # 64 rows of 512: 384 KiB of float32, inside one core's 512 KiB L2 here
+
+
+def shipped(picture: np.ndarray) -> np.ndarray:
+    """The numpy part of ``frame_to_image``: a new array, then scaled in place."""
+    values = picture.astype(np.float32)
+    values *= SCALE
+    return values
+
+
+def fused(picture: np.ndarray) -> np.ndarray:
+    """One ufunc call that casts and scales (numpy's buffered casting loop)."""
+    return np.multiply(picture, SCALE, dtype=np.float32)
+
+
+def chunked(picture: np.ndarray) -> np.ndarray:
+    """Cast then scale ``CHUNK_ROWS`` rows at a time, so the second pass finds them cached."""
+    out = np.empty(picture.shape, np.float32)
+    for row in range(0, picture.shape[0], CHUNK_ROWS):
+        part = out[row : row + CHUNK_ROWS]
+        np.copyto(part, picture[row : row + CHUNK_ROWS])
+        part *= SCALE
+    return out
+
+
+class Reused:
+    """Into one of two buffers used in turn (a pool; ``huge``: backed by transparent huge
+    pages where the kernel offers them)."""
+
+    def __init__(self, shape: tuple[int, ...], huge: bool = False) -> None:
+        self.buffers = [self._buffer(shape, huge) for _ in range(2)]
+        self.turn = itertools.cycle(self.buffers)
+
+    @staticmethod
+    def _buffer(shape: tuple[int, ...], huge: bool) -> np.ndarray:
+        if not huge:
+            return np.zeros(shape, np.float32)
+        count = int(np.prod(shape))
+        area = mmap.mmap(-1, max(count * 4, 4 << 20))
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            area.madvise(mmap.MADV_HUGEPAGE)
+        values = np.frombuffer(area, dtype=np.float32, count=count).reshape(shape)
+        values.fill(0)
+        return values
+
+    def __call__(self, picture: np.ndarray) -> np.ndarray:
+        out = next(self.turn)
+        np.copyto(out, picture)
+        out *= SCALE
+        return out
+
+
+def ways(pictures: list[np.ndarray]) -> list[tuple[str, Callable[[], object]]]:
+    """``--ways``: the bound, then each way of making the float32 picture."""
+    shape = pictures[0].shape
+    target = Reused(shape)
+    return [
+        ("write float32 (fill): the bound", lambda: next(target.turn).fill(0.5)),
+        ("astype + multiply (shipped)", each(shipped, pictures)),
+        ("one multiply, dtype=float32", each(fused, pictures)),
+        (f"in chunks of {CHUNK_ROWS} rows", each(chunked, pictures)),
+        ("into reused buffers", each(Reused(shape), pictures)),
+        ("into reused huge-page buffers", each(Reused(shape, huge=True), pictures)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -74,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument(
         "--cold", action="store_true", help="16 pictures in turn, caches emptied before each call"
+    )
+    parser.add_argument(
+        "--ways", action="store_true", help="also the other ways of frame -> IMAGE (numpy)"
     )
     args = parser.parse_args(argv)
     evict = np.ones(64 * 1024 * 1024 // 8) if args.cold else None
@@ -108,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("IMAGE upload to GPU", partial(image.cuda), True),
                 ("IMAGE -> frame (from GPU)", partial(convert.image_to_frame, gpu_image), True),
             ]
+        if args.ways:
+            rows += [(f"  {name}", fn, False) for name, fn in ways(pictures)]
         for name, fn, sync in rows:
             p50, p95 = _time(fn, args.repeat, sync, empty_caches if args.cold else None)
             sys.stdout.write(f"{size:>4}x{size:<4} {name:<34} {p50:8.3f} {p95:8.3f}\n")
