@@ -1,4 +1,6 @@
-"""Per-stream CPU against the floor, measured in the same window (docs/performance.md#many-streams).
+"""Per-stream CPU against the floor, measured in the same window.
+
+See docs/performance.md#many-streams-issue-19.
 
 ``streams.py`` measures the systems one after another, and on a shared 2-core machine the same
 system's CPU per frame moves by ±10 % from one window to the next (the floor's as much), so its
