@@ -48,7 +48,7 @@ from _feed import ClipLayout  # noqa: E402
 from _proc import load_average  # noqa: E402
 from _systems import ComfySystem, System  # noqa: E402
 from compare import machine  # noqa: E402
-from streams import Level, _make, run_level  # noqa: E402
+from streams import Level, _make, _say, run_level  # noqa: E402
 
 from trickle.media.testclip import make_test_clip  # noqa: E402
 from trickle.runner.simulator import LocalOrchestrator  # noqa: E402
@@ -119,15 +119,19 @@ async def run(args: argparse.Namespace) -> tuple[list[Round], list[str]]:
     unknown = sorted(set(names) - set(TESTED))
     if unknown or not names:
         raise SystemExit(f"--systems: expected some of {','.join(TESTED)}, received {names}")
+    packs = [Path(path) for path in args.variant or []]
+    for pack in packs:
+        check_variant(pack)
     os.environ["TRICKLE_CAPACITY"] = str(args.streams)  # the runner and ComfyUI read it
     warm = round(args.warm * args.fps)
     clip = make_test_clip(args.warm + args.seconds, args.size, args.size, args.fps)
     layout = ClipLayout.of(clip)
     systems = [s for s in (_make(n) for n in ("floor", *names)) if s]
     if [s.name for s in systems] != ["floor", *names]:
+        for system in systems:
+            system.stop()  # (their work directories)
         raise SystemExit("a system could not be made (see above)")
-    for path in args.variant or []:
-        systems.append(variant(Path(path)))
+    systems += [variant(pack) for pack in packs]
     names = [s.name for s in systems[1:]]
     orch = LocalOrchestrator()
     await orch.start()
@@ -156,19 +160,21 @@ async def run(args: argparse.Namespace) -> tuple[list[Round], list[str]]:
     return rounds, names
 
 
-def variant(pack: Path) -> System:
-    """A further ComfyUI with the pack from another tree (``--variant``)."""
+def check_variant(pack: Path) -> Path:
+    """The ComfyUI a ``--variant`` tree runs in; SystemExit if there is none or the tree is not
+    the pack (checked before any system is made)."""
     comfy = os.environ.get("COMFYUI_PATH")
     if not comfy or not (Path(comfy) / "main.py").is_file():
         raise SystemExit("--variant: set COMFYUI_PATH to a ComfyUI checkout with its venv")
     if not (pack / "__init__.py").is_file() or not (pack / "nodes").is_dir():
         raise SystemExit(f"--variant: expected a trickle-live tree, received {pack}")
-    return ComfySystem(Path(comfy), pack=pack.resolve(), name=f"trickle-live@{pack.name}")
+    return Path(comfy)
 
 
-def _say(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+def variant(pack: Path) -> System:
+    """A further ComfyUI with the pack from another tree (``--variant``)."""
+    comfy = check_variant(pack)
+    return ComfySystem(comfy, pack=pack.resolve(), name=f"trickle-live@{pack.name}")
 
 
 def main() -> int:

@@ -93,3 +93,23 @@ def test_the_floor_and_the_runner_measured_together(tmp_path: Path) -> None:
     assert "runner: CPU per stream / floor's in the same window" in done.stdout or (
         "no valid round" in done.stdout  # a busy CI box may drop a frame: shown, not counted
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--systems", "pytrickle"], "--systems: expected some of runner,trickle-live"),
+        (["--rounds", "0"], "--streams and --rounds must be at least 1"),
+        (["--variant", "/nonexistent-tree"], "--variant:"),
+    ],
+)
+def test_bad_arguments_stop_before_anything_boots(
+    args: list[str], said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMFYUI_PATH", str(ROOT))  # no main.py: not a ComfyUI
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "floor_ratio.py"), "--systems", "runner", *args],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode != 0 and said in done.stderr, done.stderr[-2000:]
+    assert "booting" not in done.stderr
