@@ -5,8 +5,8 @@ with the *same settings* (imported, so they cannot drift): the demuxer options
 (``decoder.OPEN_OPTIONS``: no parsers, minimal probing), one demuxer per input segment and one
 decoder context across them, the decoder's codec threads (``codecs.DECODER_THREADS``, slice
 threads), YUV → RGB24 ndarray and back to YUV420P (one reused ``VideoReformatter`` each way, as
-PyAV offers), the codec's encoder with its options (``codecs.VIDEO``) and codec threads
-(``codecs.ENCODER_THREADS``), an IDR forced every ``segment_seconds`` of pts, one MPEG-TS muxer
+PyAV offers, with the media layer's swscale threads: ``scaler.SCALER_THREADS``), the codec's
+encoder with its options (``codecs.VIDEO``) and codec threads (``codecs.encoder_threads``), an IDR forced every ``segment_seconds`` of pts, one MPEG-TS muxer
 with the same options (``ts_writer.MUXER_OPTIONS``), and a new output segment begun right before
 each keyframe packet is muxed (the muxer writes its tables there: the same cut as
 ``TsSegmenter``).
@@ -29,8 +29,16 @@ import av
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
-from trickle.media.codecs import DECODER_THREAD_TYPE, DECODER_THREADS, ENCODER_THREADS, VIDEO
+from trickle.media.avcompat import reformat_thread_options
+from trickle.media.codecs import (
+    DECODER_THREAD_TYPE,
+    DECODER_THREADS,
+    ENCODER_THREADS,
+    VIDEO,
+    encoder_threads,
+)
 from trickle.media.decoder import OPEN_OPTIONS
+from trickle.media.scaler import SCALER_THREADS
 from trickle.media.segmenter import SegmentSink
 from trickle.media.timing import CLOCK_HZ, TB_90K
 from trickle.media.ts_writer import MUXER_OPTIONS
@@ -94,7 +102,7 @@ class BareTranscode:
         segment_seconds: float = 1.0,
         preset: str = "superfast",
         crf: int = 23,
-        threads: int = ENCODER_THREADS,
+        threads: int | None = ENCODER_THREADS,
         on_frame: Callable[[int], None] | None = None,
     ) -> None:
         self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -103,6 +111,7 @@ class BareTranscode:
         self._preset, self._crf, self._threads = preset, crf, threads
         self._on_frame = on_frame
         self._to_rgb, self._to_yuv = VideoReformatter(), VideoReformatter()
+        self._scale = reformat_thread_options(SCALER_THREADS)
         self._dec: Any = None
         self._enc: Any = None
         self._muxer: Any = None
@@ -163,9 +172,9 @@ class BareTranscode:
             self._encode(frame)
 
     def _encode(self, frame: av.VideoFrame) -> None:
-        rgb = self._to_rgb.reformat(frame, format="rgb24").to_ndarray()  # what a workflow gets
+        rgb = self._to_rgb.reformat(frame, format="rgb24", **self._scale).to_ndarray()
         picture = self._to_yuv.reformat(av.VideoFrame.from_ndarray(rgb, format="rgb24"),
-                                        format="yuv420p")  # fmt: skip
+                                        format="yuv420p", **self._scale)  # fmt: skip
         pts = int(frame.pts or 0)
         picture.pts, picture.time_base = pts, TB_90K
         if self._enc is None:
@@ -184,7 +193,8 @@ class BareTranscode:
         enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
         enc.time_base = TB_90K
         enc.framerate = Fraction(self._fps).limit_denominator(1001)
-        enc.thread_count = self._threads
+        threads = self._threads
+        enc.thread_count = encoder_threads(width, height) if threads is None else threads
         enc.options = VIDEO.encoder_options(self._preset, self._crf)
         enc.open()
         self._enc = enc

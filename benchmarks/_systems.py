@@ -199,11 +199,13 @@ class PytrickleSystem(System):
         await self.wait_health(http, {"IDLE"})
 
 
-def run_floor(clip_path: Path, fps: float, paced: bool, threads: int) -> subprocess.Popen[bytes]:
+def run_floor(
+    clip_path: Path, fps: float, paced: bool, threads: int | None
+) -> subprocess.Popen[bytes]:
     """The bare transcode (decode + encode, no HTTP) of the clip in a child process; it prints
-    one JSON object."""
+    one JSON object. ``threads``: the encoder's codec threads (None: the sessions' choice)."""
     cmd = [sys.executable, str(Path(__file__).with_name("_floor.py")), str(clip_path),
-           str(fps), "paced" if paced else "fast", str(threads)]  # fmt: skip
+           str(fps), "paced" if paced else "fast", "session" if threads is None else str(threads)]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE)
 
 

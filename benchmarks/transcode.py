@@ -157,7 +157,7 @@ def encode_latency(frames: list[VideoFrame], fps: float) -> list[float]:
 class _MediaLayer:
     """Our media layer: ``StreamDecoder`` → ``StreamEncoder`` (unbounded queue)."""
 
-    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
+    def __init__(self, sink: SegmentSink, fps: float, threads: int | None) -> None:
         self.encoder = StreamEncoder(sink, threads=threads, queue_size=100_000, fps_hint=fps)
         self.decoder = StreamDecoder(self.encoder.put_video, threads=1)
         self.feed = self.decoder.feed
@@ -177,7 +177,7 @@ class _MediaLayer:
 class _Bare:
     """PyAV alone, the same settings (``_bare.BareTranscode``): the floor."""
 
-    def __init__(self, sink: SegmentSink, fps: float, threads: int) -> None:
+    def __init__(self, sink: SegmentSink, fps: float, threads: int | None) -> None:
         self.transcode = BareTranscode(sink, fps=fps, threads=threads)
         self.feed = self.transcode.feed
         self.start = self.transcode.start
@@ -189,9 +189,9 @@ class _Bare:
 
 
 def bench_pipeline(
-    clip: bytes, fps: float, paced: bool, threads: int = 1, bare: bool = False
+    clip: bytes, fps: float, paced: bool, threads: int | None = 1, bare: bool = False
 ) -> dict[str, Any]:
-    """TS in → TS segments out; ``threads``: encoder codec threads (0 = auto, the session's);
+    """TS in → TS segments out; ``threads``: encoder codec threads (None: the sessions' choice);
     ``bare``: PyAV alone (the floor) instead of our media layer."""
     sink = TimingSink()
     pipeline = (_Bare if bare else _MediaLayer)(sink, fps, threads)

@@ -40,7 +40,20 @@ log = logging.getLogger(__name__)
 
 DECODER_THREADS = 1  # codec threads of a video decoder (slice threads; 512² decodes in ~0.5 ms)
 DECODER_THREAD_TYPE = "SLICE"  # no frame threads: they delay every frame by a frame per thread
-ENCODER_THREADS = 0  # codec threads of a video encoder (0: the codec decides)
+ENCODER_THREADS: int | None = None  # codec threads of a video encoder (None: encoder_threads)
+ONE_ENCODER_THREAD_MAX_PIXELS = 1280 * 720  # up to this size one codec thread keeps up
+
+
+def encoder_threads(width: int, height: int) -> int:
+    """Codec threads for a video encoder of this picture size: 1 up to 1280×720, above that 0
+    (the codec decides; x264 takes 1.5 per core).
+
+    x264's own threads cost CPU to keep in step: at 512×512 (superfast, zerolatency) one thread
+    encodes a frame in 4.4–5.3 ms of CPU against 5.1–6.1 ms with the codec's choice on the 2-core
+    CI box, and still in ≈4 ms of wall time. One thread per stream leaves the cores to the other
+    streams. At 1280×720 it takes 17 ms of the 33 ms a 30 fps frame has; at 1920×1080 43 ms, too
+    slow, so larger pictures get the codec's threads (``benchmarks/transcode.py --threads``)."""
+    return 1 if width * height <= ONE_ENCODER_THREAD_MAX_PIXELS else 0
 
 
 @dataclass(frozen=True)

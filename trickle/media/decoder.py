@@ -37,12 +37,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import av
-from av.video.reformatter import VideoReformatter
 
 from .bitstream import split_opus_ts
 from .codecs import DECODER_THREADS, VIDEO, DecoderContexts
 from .frames import AudioFrame, VideoFrame
 from .pipe import DEFAULT_MAX_BYTES, BytePipe
+from .scaler import Scaler
 from .stats import DecoderStats
 from .timing import FpsLimiter, is_discontinuity, to_90k
 from .ts_restarts import MuxerRestarts
@@ -78,7 +78,7 @@ class StreamDecoder:
         self._restarts = MuxerRestarts()
         self._feed_lock = threading.Lock()
         self._limiter = FpsLimiter(max_fps) if max_fps else None
-        self._rgb = VideoReformatter()
+        self._rgb = Scaler()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.stats = DecoderStats()

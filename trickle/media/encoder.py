@@ -50,7 +50,7 @@ class StreamEncoder:
         audio: bool = False,
         name: str = "encoder",
         preset: str = "superfast",
-        threads: int = ENCODER_THREADS,
+        threads: int | None = ENCODER_THREADS,
         crf: int = 23,
         queue_size: int = 4,
         max_age: float | None = None,

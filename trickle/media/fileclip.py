@@ -16,6 +16,7 @@ import av
 
 from ..errors import MediaError
 from .codecs import VIDEO, add_video_stream
+from .scaler import Scaler
 from .timing import CLOCK_HZ, TB_90K
 
 START_PTS = 90_000
@@ -59,6 +60,7 @@ def _encode(
     limit = max(1, round(seconds * fps))
     first: float | None = None
     count = next_index = 0
+    scaler = Scaler()
     for position, frame in enumerate(source.decode(stream)):
         at = float(frame.time) if frame.time is not None else position / fps
         first = at if first is None else first
@@ -67,7 +69,7 @@ def _encode(
             continue  # faster than fps: keep the first frame of each output interval
         if index >= limit:
             break
-        image = frame.reformat(width=width, height=height, format="yuv420p")
+        image = scaler.reformat(frame, width=width, height=height, format="yuv420p")
         image.pts, image.time_base = START_PTS + round(index * CLOCK_HZ / fps), TB_90K
         target.mux(video.encode(image))
         count, next_index = count + 1, index + 1

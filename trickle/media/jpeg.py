@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from ..errors import MediaError
+from .scaler import Scaler
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 5) -> bytes:
@@ -25,9 +26,10 @@ def encode_jpeg(image: np.ndarray, quality: int = 5) -> bytes:
     codec = av.CodecContext.create("mjpeg", "w")
     codec.width, codec.height = width, height
     codec.pix_fmt = "yuvj420p"
+    codec.thread_count = 1  # one small picture: a pool of threads per preview costs more
     codec.time_base = Fraction(1, 25)
     q = str(min(31, max(2, quality)))
     codec.options = {"qmin": q, "qmax": q}
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-    packets = [*codec.encode(frame.reformat(format="yuvj420p")), *codec.encode(None)]
+    packets = [*codec.encode(Scaler().reformat(frame, format="yuvj420p")), *codec.encode(None)]
     return b"".join(bytes(p) for p in packets)

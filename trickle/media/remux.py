@@ -16,6 +16,7 @@ import av
 
 from ..errors import MediaError
 from .codecs import VIDEO, add_video_stream
+from .scaler import Scaler
 from .timing import TB_90K
 
 
@@ -69,13 +70,14 @@ def _transcode(
     encoder.codec_context.time_base = TB_90K
     gop = max(1, round(float(rate)))
     encoder.codec_context.options = VIDEO.clip_options("veryfast", gop)
+    scaler = Scaler()
     for frame in source.decode(stream):
         if frame.pts is None:
             continue
         if _past(frame.pts, stream.time_base, max_seconds):
             break
         seconds = float(frame.pts * (stream.time_base or TB_90K))
-        image = frame.reformat(width=encoder.width, height=encoder.height, format="yuv420p")
+        image = scaler.reformat(frame, width=encoder.width, height=encoder.height, format="yuv420p")
         image.pts, image.time_base = round(seconds * 90_000), TB_90K
         target.mux(encoder.encode(image))
     target.mux(encoder.encode(None))

@@ -3,13 +3,15 @@
 Both given: scale so the picture covers ``width × height`` and cut the overflow off evenly on both
 sides (centre crop; no stretching, no black bars — pytrickle's rule). One given: the other follows
 the input's aspect ratio (rounded to an even number, as H.264 4:2:0 needs). Scaling is one
-swscale pass (PyAV's reformatter, area filter); a picture already at the size is returned as is.
+swscale pass (``scaler.Scaler``, area filter); a picture already at the size is returned as is.
 """
 
 from __future__ import annotations
 
 import av
 import numpy as np
+
+from .scaler import Scaler
 
 MIN_SIDE = 16
 MAX_SIDE = 4096
@@ -40,12 +42,12 @@ def cover_size(src_width: int, src_height: int, width: int, height: int) -> tupl
 
 class FrameShaper:
     """Scales and centre-crops RGB pictures (uint8 H×W×3) to a requested size; one per stream,
-    used on one thread (it keeps PyAV's reformatter between frames)."""
+    used on one thread (it keeps its swscale context between frames)."""
 
     def __init__(self, width: int | None = None, height: int | None = None) -> None:
         self.width = width
         self.height = height
-        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._reformatter = Scaler()
 
     @property
     def active(self) -> bool:

@@ -71,7 +71,7 @@ class TsWriter:
         fps_hint: float = 30.0,
         audio: bool = False,
         preset: str = "superfast",
-        threads: int = ENCODER_THREADS,
+        threads: int | None = ENCODER_THREADS,
         crf: int = 23,
     ) -> None:
         self.stats = stats

@@ -22,10 +22,10 @@ from fractions import Fraction
 import av
 import numpy as np
 from av.video.frame import PictureType
-from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError
-from .codecs import ENCODER_THREADS, VIDEO
+from .codecs import ENCODER_THREADS, VIDEO, encoder_threads
+from .scaler import Scaler
 from .timing import CLOCK_HZ, TB_90K
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class VideoEncoder:
         segment_seconds: float = 1.0,
         fps_hint: float = 30.0,
         preset: str = "superfast",
-        threads: int = ENCODER_THREADS,
+        threads: int | None = ENCODER_THREADS,
         crf: int = 23,
     ) -> None:
         self._segment_ticks = round(segment_seconds * CLOCK_HZ)
@@ -62,7 +62,7 @@ class VideoEncoder:
         self._threads = threads
         self._crf = crf
         self._ctx: av.VideoCodecContext | None = None
-        self._to_yuv = VideoReformatter()
+        self._to_yuv = Scaler()
         self._next_key: int | None = None
         self.width = 0
         self.height = 0
@@ -115,7 +115,8 @@ class VideoEncoder:
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = TB_90K
         ctx.framerate = self._fps
-        ctx.thread_count = self._threads
+        threads = self._threads
+        ctx.thread_count = encoder_threads(width, height) if threads is None else threads
         ctx.options = VIDEO.encoder_options(self._preset, self._crf)
         ctx.open()
         return ctx
