@@ -9,8 +9,9 @@ meets the same machine:
 - swscale, YUV 4:2:0 → RGB24 (the decoder's) and RGB24 → YUV 4:2:0 (the encoder's): PyAV's
   default (on PyAV >= 17, a pool of one thread per core) against ``scaler.Scaler`` (the calling
   thread);
-- the H.264 encoder (the session's options, RGB24 in): the codec's own thread count (0) against
-  one thread, and the sessions' choice for that size (``codecs.encoder_threads``).
+- the H.264 encoder (``VideoEncoder``: the session's options, RGB24 in, so the ``Scaler``'s
+  RGB24 → YUV conversion is included): the codec's own thread count (0) against one thread,
+  and which of the two sessions use at that size (``codecs.encoder_threads``).
 
 Figures are process CPU (all threads, ``time.process_time``) per frame, median and mean over
 ``--rounds`` passes, and the wall time per frame (what a stream must fit in 1 / fps). The
@@ -118,7 +119,7 @@ def encoder_rows(frames: list[av.VideoFrame], rounds: int) -> list[dict[str, Any
     width, height = frames[0].width, frames[0].height
     rgb = [f.to_ndarray(format="rgb24") for f in frames]
     chosen = encoder_threads(width, height)
-    threads = {"H.264 encode, codec's threads (0)": 0, "H.264 encode, one thread (1)": 1}
+    threads = {"RGB24→H.264, codec's threads (0)": 0, "RGB24→H.264, one thread (1)": 1}
     passes: dict[str, list[tuple[float, float]]] = {name: [] for name in threads}
     for _ in range(rounds):
         for name, count in threads.items():
@@ -177,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                 note = "same bytes" if row["same_bytes"] else "DIFFERENT BYTES"
             elif row.get("chosen"):
                 note = "the sessions' choice"
-            print(f"{row['stage']:34} {row['cpu_ms_p50']:8.3f} {row['cpu_ms_mean']:9.3f} "
-                  f"{row['wall_ms_mean']:10.3f}  {note}")  # fmt: skip
+            line = (f"{row['stage']:34} {row['cpu_ms_p50']:8.3f} {row['cpu_ms_mean']:9.3f} "
+                    f"{row['wall_ms_mean']:10.3f}  {note}")  # fmt: skip
+            print(line.rstrip())
     return 0
 
 

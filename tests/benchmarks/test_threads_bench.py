@@ -25,11 +25,11 @@ def test_a_short_run_prints_every_setting(capsys: pytest.CaptureFixture[str]) ->
             "YUV→RGB24 Scaler",
             "RGB24→YUV PyAV default",
             "RGB24→YUV Scaler",
-            "H.264 encode, codec's threads (0)",
-            "H.264 encode, one thread (1)",
+            "RGB24→H.264, codec's threads (0)",
+            "RGB24→H.264, one thread (1)",
         }
-        assert all(rows[name].endswith("same bytes") for name in rows if "→" in name)
-        assert rows["H.264 encode, one thread (1)"].endswith("the sessions' choice")
+        assert all(rows[name].endswith("same bytes") for name in rows if "H.264" not in name)
+        assert rows["RGB24→H.264, one thread (1)"].endswith("the sessions' choice")
         assert "sessions' encoder threads: 1" in block
         for line in rows.values():
             cpu_p50, cpu_mean, wall = (float(x) for x in line[34:].split()[:3])

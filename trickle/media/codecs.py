@@ -48,11 +48,12 @@ def encoder_threads(width: int, height: int) -> int:
     """Codec threads for a video encoder of this picture size: 1 up to 1280×720, above that 0
     (the codec decides; x264 takes 1.5 per core).
 
-    x264's own threads cost CPU to keep in step: at 512×512 (superfast, zerolatency) one thread
-    encodes a frame in 4.4–5.3 ms of CPU against 5.1–6.1 ms with the codec's choice on the 2-core
-    CI box, and still in ≈4 ms of wall time. One thread per stream leaves the cores to the other
-    streams. At 1280×720 it takes 17 ms of the 33 ms a 30 fps frame has; at 1920×1080 43 ms, too
-    slow, so larger pictures get the codec's threads (``benchmarks/transcode.py --threads``)."""
+    x264's own threads cost CPU to keep in step: on the 2-core CI box at 512×512 (superfast,
+    zerolatency, RGB24 in) one thread takes 3.5 ms of CPU per frame against 4.2 ms with the
+    codec's choice, in the same 3.5 ms of wall time; at 1280×720 12.8 against 14.1 ms of CPU, in
+    12.7 ms of the 33 ms a 30 fps frame has. One thread per stream leaves the other cores to the
+    other streams. At 1920×1080 one thread needs 29 ms of wall time per frame, too close to 33,
+    so larger pictures get the codec's threads (``benchmarks/threads.py``)."""
     return 1 if width * height <= ONE_ENCODER_THREAD_MAX_PIXELS else 0
 
 

@@ -3,8 +3,8 @@
 Every picture is converted twice per frame: the decoder's YUV to the RGB24 a workflow reads, and
 the output's RGB24 back to the encoder's YUV 4:2:0. PyAV >= 17 hands each conversion to a pool of
 swscale threads, one per core, by default. At 512×512 that pool costs more CPU than it saves time:
-on the 2-core CI box RGB24 → YUV 4:2:0 takes 1.06 ms of process CPU with the pool against 0.86 ms
-on the calling thread, YUV → RGB24 0.21 against 0.11 ms, with the same bytes out
+on the 2-core CI box RGB24 → YUV 4:2:0 takes 1.00 ms of process CPU per frame with the pool
+against 0.90 ms on the calling thread, YUV → RGB24 0.16 against 0.10 ms, with the same bytes out
 (``benchmarks/threads.py``). The stream already runs its decoder and encoder on threads of their
 own, and other streams use the other cores, so :class:`Scaler` converts on the calling thread.
 """
