@@ -6,10 +6,10 @@ with the *same settings* (imported, so they cannot drift): the demuxer options
 decoder context across them, the decoder's codec threads (``codecs.DECODER_THREADS``, slice
 threads), YUV → RGB24 ndarray and back to YUV420P (one reused ``VideoReformatter`` each way, as
 PyAV offers, with the media layer's swscale threads: ``scaler.SCALER_THREADS``), the codec's
-encoder with its options (``codecs.VIDEO``) and codec threads (``codecs.encoder_threads``), an IDR forced every ``segment_seconds`` of pts, one MPEG-TS muxer
-with the same options (``ts_writer.MUXER_OPTIONS``), and a new output segment begun right before
-each keyframe packet is muxed (the muxer writes its tables there: the same cut as
-``TsSegmenter``).
+encoder with its options (``codecs.VIDEO``) and codec threads (``codecs.encoder_threads``), an
+IDR forced every ``segment_seconds`` of pts, one MPEG-TS muxer with the same options
+(``ts_writer.MUXER_OPTIONS``), and a new output segment begun right before each keyframe packet
+is muxed (the muxer writes its tables there: the same cut as ``TsSegmenter``).
 
 Not here, so whatever it costs in our media layer shows against this floor: the byte pipe with
 its drop policy and muxer-restart scan, keyframe checks and resync, timestamp rules, frame

@@ -204,8 +204,9 @@ def run_floor(
 ) -> subprocess.Popen[bytes]:
     """The bare transcode (decode + encode, no HTTP) of the clip in a child process; it prints
     one JSON object. ``threads``: the encoder's codec threads (None: the sessions' choice)."""
+    encoder = "session" if threads is None else str(threads)
     cmd = [sys.executable, str(Path(__file__).with_name("_floor.py")), str(clip_path),
-           str(fps), "paced" if paced else "fast", "session" if threads is None else str(threads)]  # fmt: skip
+           str(fps), "paced" if paced else "fast", encoder]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE)
 
 
