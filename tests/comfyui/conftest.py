@@ -79,19 +79,43 @@ def _python(comfy: Path) -> str:
     return os.environ.get("COMFYUI_PYTHON") or str(comfy / "venv" / "bin" / "python")
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+BOOT_TRIES = 3  # a port taken by another process between choosing and binding: choose again
+ADDRESS_IN_USE = ("address already in use", "errno 98")
+
+
+class PortTaken(Exception):
+    """The chosen port answered for another server, or our ComfyUI could not bind it."""
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, base: Path, lr_port: int
+) -> None:
+    """Until ``url`` answers as *this* ComfyUI: its ``/system_stats`` argv names ``base`` (a port
+    chosen free can be bound by another test's server before ours binds it; that server would
+    answer too). Raises :class:`PortTaken` when another server answers, or ours could not bind
+    its port or the live runner's ``lr_port``."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(
-                f"ComfyUI exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
-            )
+            log = log_path.read_text(errors="replace")
+            if any(marker in log.lower() for marker in ADDRESS_IN_USE):
+                raise PortTaken(f"ComfyUI could not bind its port:\n{log[-2000:]}")
+            pytest.fail(f"ComfyUI exited with {process.returncode}:\n{log[-4000:]}")
         try:
             with urllib.request.urlopen(url + "/system_stats", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
+                stats = json.loads(resp.read()) if resp.status == 200 else None
+        except (OSError, ValueError):
             time.sleep(0.5)
+            continue
+        argv = (stats or {}).get("system", {}).get("argv") or []
+        if str(base) not in argv:
+            raise PortTaken(f"{url} answers for another server (argv {argv})")
+        log = log_path.read_text(errors="replace")  # the live-runner app binds before ComfyUI
+        if f"could not start on port {lr_port}" in log and any(
+            marker in log.lower() for marker in ADDRESS_IN_USE
+        ):
+            raise PortTaken(f"the live-runner port {lr_port} was taken:\n{log[-2000:]}")
+        return
     pytest.fail(f"ComfyUI did not answer within {BOOT_TIMEOUT}s:\n{log_path.read_text()[-4000:]}")
 
 
@@ -130,30 +154,54 @@ def boot(
             (base / "custom_nodes" / "trickle-live").symlink_to(ROOT, target_is_directory=True)
     if prepare is not None:
         prepare(base)
-    port = _free_port()
-    lr_port = _free_port()
-    while lr_port == port:
-        lr_port = _free_port()
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_LR_PORT": str(lr_port)}
-    full_env.update(env or {})
-    log_path = base / "comfyui.log"
-    cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(base), "--disable-api-nodes", *(args or [])]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=full_env
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url, lr_port, log_path = _start(comfy, python, base, env, args)
     try:
-        _wait_ready(url, process, log_path)
-        yield ComfyUI(url, base, log_path, process, int(full_env["TRICKLE_LR_PORT"]))
+        yield ComfyUI(url, base, log_path, process, lr_port)
     finally:
-        process.terminate()
+        _stop(process)
+
+
+def _start(
+    comfy: Path, python: str, base: Path, env: dict[str, str] | None, args: list[str] | None
+) -> tuple[subprocess.Popen[bytes], str, int, Path]:
+    """ComfyUI on fresh ports, answering as itself; up to ``BOOT_TIMEOUT`` per try, and another
+    try on other ports when one was taken (at most ``BOOT_TRIES``)."""
+    log_path = base / "comfyui.log"
+    for attempt in range(1, BOOT_TRIES + 1):
+        port = _free_port()
+        lr_port = _free_port()
+        while lr_port == port:
+            lr_port = _free_port()
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRICKLE_LR_PORT": str(lr_port)}
+        full_env.update(env or {})
+        cmd = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+               "--base-directory", str(base), "--disable-api-nodes", *(args or [])]  # fmt: skip
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                cmd, cwd=comfy, stdout=log_file, stderr=subprocess.STDOUT, env=full_env
+            )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+            _wait_ready(url, process, log_path, base, int(full_env["TRICKLE_LR_PORT"]))
+        except PortTaken as taken:
+            _stop(process)
+            if attempt == BOOT_TRIES:
+                pytest.fail(f"ComfyUI found no free port in {BOOT_TRIES} tries: {taken}")
+            continue
+        except BaseException:
+            _stop(process)
+            raise
+        return process, url, int(full_env["TRICKLE_LR_PORT"]), log_path
+    raise AssertionError("unreachable")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
 
 
 def _placeholder_checkpoint(base: Path) -> None:
