@@ -5,11 +5,12 @@ with the *same settings* (imported, so they cannot drift): the demuxer options
 (``decoder.OPEN_OPTIONS``: no parsers, minimal probing), one demuxer per input segment and one
 decoder context across them, the decoder's codec threads (``codecs.DECODER_THREADS``, slice
 threads), YUV → RGB24 ndarray and back to YUV420P (one reused ``VideoReformatter`` each way, as
-PyAV offers, with the media layer's swscale threads: ``scaler.SCALER_THREADS``), the codec's
-encoder with its options (``codecs.VIDEO``) and codec threads (``codecs.encoder_threads``), an
-IDR forced every ``segment_seconds`` of pts, one MPEG-TS muxer with the same options
-(``ts_writer.MUXER_OPTIONS``), and a new output segment begun right before each keyframe packet
-is muxed (the muxer writes its tables there: the same cut as ``TsSegmenter``).
+PyAV offers, with a stream's swscale threads), the codec's encoder with its options
+(``codecs.VIDEO``) and a stream's codec threads (``threads.stream_threads``: given by the
+caller, by default those of a runner serving several streams), an IDR forced every
+``segment_seconds`` of pts, one MPEG-TS muxer with the same options (``ts_writer.MUXER_OPTIONS``),
+and a new output segment begun right before each keyframe packet is muxed (the muxer writes its
+tables there: the same cut as ``TsSegmenter``).
 
 Not here, so whatever it costs in our media layer shows against this floor: the byte pipe with
 its drop policy and muxer-restart scan, keyframe checks and resync, timestamp rules, frame
@@ -103,6 +104,7 @@ class BareTranscode:
         preset: str = "superfast",
         crf: int = 23,
         threads: int | None = ENCODER_THREADS,
+        scaler_threads: int = SCALER_THREADS,
         on_frame: Callable[[int], None] | None = None,
     ) -> None:
         self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -111,7 +113,7 @@ class BareTranscode:
         self._preset, self._crf, self._threads = preset, crf, threads
         self._on_frame = on_frame
         self._to_rgb, self._to_yuv = VideoReformatter(), VideoReformatter()
-        self._scale = reformat_thread_options(SCALER_THREADS)
+        self._scale = reformat_thread_options(scaler_threads)
         self._dec: Any = None
         self._enc: Any = None
         self._muxer: Any = None

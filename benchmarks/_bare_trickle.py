@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _bare import BareTranscode  # noqa: E402
 
+from trickle.config import RunnerConfig  # noqa: E402
 from trickle.errors import ChannelClosed, ChannelNotFound  # noqa: E402
+from trickle.media.threads import stream_threads  # noqa: E402
 from trickle.protocol.subscriber import TrickleSubscriber  # noqa: E402
 from trickle.session.output import OutputChannel  # noqa: E402
 from trickle.session.stats import StreamStats  # noqa: E402
@@ -36,7 +38,10 @@ log = logging.getLogger("bare-trickle")
 async def transcode(subscribe_url: str, publish_url: str) -> None:
     output = OutputChannel(publish_url, asyncio.get_running_loop(), StreamStats())
     output.start()
-    bare = BareTranscode(output)  # the session's codec settings, PyAV's own calls
+    # the session's codec settings, PyAV's own calls; its threads as a session's on a runner of
+    # the same capacity (TRICKLE_CAPACITY, which the systems beside it read too)
+    threads = stream_threads(RunnerConfig.from_env().capacity)
+    bare = BareTranscode(output, threads=threads.encoder, scaler_threads=threads.scaler)
     bare.start()
     sub = TrickleSubscriber(subscribe_url, start_seq=-2)
     try:

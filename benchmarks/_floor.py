@@ -1,8 +1,7 @@
 """Child process of compare.py: the bare transcode (``transcode.bench_pipeline`` with PyAV alone,
 ``_bare.BareTranscode``) of one clip.
 
-Usage: _floor.py CLIP_FILE FPS paced|fast THREADS  → one JSON object on stdout (THREADS: the
-encoder's codec threads, or ``session`` for the sessions' choice by picture size).
+Usage: _floor.py CLIP_FILE FPS paced|fast THREADS  → one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from transcode import bench_pipeline  # noqa: E402
 
 def main() -> int:
     clip = Path(sys.argv[1]).read_bytes()
-    fps, paced = float(sys.argv[2]), sys.argv[3] == "paced"
-    threads = None if sys.argv[4] == "session" else int(sys.argv[4])
+    fps, paced, threads = float(sys.argv[2]), sys.argv[3] == "paced", int(sys.argv[4])
     result = bench_pipeline(clip, fps, paced=paced, threads=threads, bare=True)
     sys.stdout.write(json.dumps(result))
     return 0

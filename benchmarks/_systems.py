@@ -199,14 +199,11 @@ class PytrickleSystem(System):
         await self.wait_health(http, {"IDLE"})
 
 
-def run_floor(
-    clip_path: Path, fps: float, paced: bool, threads: int | None
-) -> subprocess.Popen[bytes]:
+def run_floor(clip_path: Path, fps: float, paced: bool, threads: int) -> subprocess.Popen[bytes]:
     """The bare transcode (decode + encode, no HTTP) of the clip in a child process; it prints
-    one JSON object. ``threads``: the encoder's codec threads (None: the sessions' choice)."""
-    encoder = "session" if threads is None else str(threads)
+    one JSON object. ``threads``: the encoder's codec threads (0: the codec's choice)."""
     cmd = [sys.executable, str(Path(__file__).with_name("_floor.py")), str(clip_path),
-           str(fps), "paced" if paced else "fast", encoder]  # fmt: skip
+           str(fps), "paced" if paced else "fast", str(threads)]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE)
 
 

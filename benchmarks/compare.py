@@ -77,7 +77,7 @@ def machine() -> dict[str, Any]:
 async def transcode(args: argparse.Namespace, clips: dict[str, Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode, clip in (("fast", clips["fast"]), ("paced", clips["paced"])):
-        process = run_floor(clip, args.fps, mode == "paced", threads=None)
+        process = run_floor(clip, args.fps, mode == "paced", threads=0)
         sampler = ProcSampler(process.pid)
         sampler.start()
         result = await asyncio.to_thread(floor_result, process)

@@ -11,7 +11,8 @@ meets the same machine:
   thread);
 - the H.264 encoder (``VideoEncoder``: the session's options, RGB24 in, so the ``Scaler``'s
   RGB24 → YUV conversion is included): the codec's own thread count (0) against one thread,
-  and which of the two sessions use at that size (``codecs.encoder_threads``).
+  and which of the two a stream uses at that size when its runner serves several streams
+  (``codecs.encoder_threads``; a runner of capacity 1 leaves its one stream the codec's threads).
 
 Figures are process CPU (all threads, ``time.process_time``) per frame, median and mean over
 ``--rounds`` passes, and the wall time per frame (what a stream must fit in 1 / fps). The
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for width, height in sizes:
         frames = clip_frames(width, height, args.seconds)
-        print(f"\n{width}x{height} ({len(frames)} frames); sessions' encoder threads: "
+        print(f"\n{width}x{height} ({len(frames)} frames); encoder threads with several streams: "
               f"{encoder_threads(width, height)}")  # fmt: skip
         print(f"{'stage':34} {'CPU p50':>8} {'CPU mean':>9} {'wall mean':>10}")
         for row in scaler_rows(frames, args.rounds) + encoder_rows(frames, args.rounds):
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             if "same_bytes" in row:
                 note = "same bytes" if row["same_bytes"] else "DIFFERENT BYTES"
             elif row.get("chosen"):
-                note = "the sessions' choice"
+                note = "several streams' choice"
             line = (f"{row['stage']:34} {row['cpu_ms_p50']:8.3f} {row['cpu_ms_mean']:9.3f} "
                     f"{row['wall_ms_mean']:10.3f}  {note}")  # fmt: skip
             print(line.rstrip())

@@ -1,5 +1,6 @@
 """benchmarks/threads.py prints each setting's CPU per frame, says whether the conversions give the
-same bytes and which encoder setting sessions use, and refuses bad arguments before any work."""
+same bytes and which encoder setting streams sharing a runner use, and refuses bad arguments
+before any work."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def test_a_short_run_prints_every_setting(capsys: pytest.CaptureFixture[str]) ->
             "RGB24→H.264, one thread (1)",
         }
         assert all(rows[name].endswith("same bytes") for name in rows if "H.264" not in name)
-        assert rows["RGB24→H.264, one thread (1)"].endswith("the sessions' choice")
-        assert "sessions' encoder threads: 1" in block
+        assert rows["RGB24→H.264, one thread (1)"].endswith("several streams' choice")
+        assert "encoder threads with several streams: 1" in block
         for line in rows.values():
             cpu_p50, cpu_mean, wall = (float(x) for x in line[34:].split()[:3])
             assert cpu_p50 >= 0 and cpu_mean >= 0 and wall > 0

@@ -23,6 +23,7 @@ from trickle_live.trickle.media.jpeg import encode_jpeg
 from trickle_live.trickle.media.resize import FrameShaper
 from trickle_live.trickle.media.scaler import Scaler
 from trickle_live.trickle.media.testclip import SegmentCollector, make_test_clip, pattern_frame
+from trickle_live.trickle.media.threads import ALONE, SHARED, stream_threads
 from trickle_live.trickle.media.video_out import VideoEncoder
 
 from ..native_threads import HAS_TASKS, native_threads
@@ -66,6 +67,21 @@ def test_scaler_converts_on_the_calling_thread_with_the_same_bytes() -> None:
 )
 def test_encoder_threads_by_picture_size(size: tuple[int, int], threads: int) -> None:
     assert encoder_threads(*size) == threads
+
+
+def test_one_stream_per_runner_keeps_ffmpegs_threads_several_share() -> None:
+    """A runner of capacity 1 leaves its stream FFmpeg's own thread choices; with room for several
+    streams each converts on its own threads and encodes by the size rule."""
+    assert stream_threads(1) == ALONE and ALONE.encoder == 0 and ALONE.scaler == 0
+    assert stream_threads(2) == stream_threads(8) == SHARED
+    assert SHARED.encoder is None and SHARED.scaler == 1
+    with native_threads() as pools:
+        scaler = Scaler(ALONE.scaler)
+        scaler.reformat(scaler.reformat(picture(1280, 720), format="rgb24"), format="yuv420p")
+    if PYAV_POOLS and (os.cpu_count() or 1) > 1:
+        assert pools, "threads=0 is PyAV's default: a pool of swscale threads"
+    else:
+        assert pools == set()
 
 
 def _encode(encoder: VideoEncoder, width: int, height: int, count: int) -> int:

@@ -45,8 +45,8 @@ ONE_ENCODER_THREAD_MAX_PIXELS = 1280 * 720  # up to this size one codec thread k
 
 
 def encoder_threads(width: int, height: int) -> int:
-    """Codec threads for a video encoder of this picture size: 1 up to 1280×720, above that 0
-    (the codec decides; x264 takes 1.5 per core).
+    """Codec threads for a video encoder of this picture size when streams share the machine:
+    1 up to 1280×720, above that 0 (the codec decides; x264 takes 1.5 per core).
 
     x264's own threads cost CPU to keep in step: on the 2-core CI box at 512×512 (superfast,
     zerolatency, RGB24 in) one thread takes 3.5 ms of CPU per frame against 4.2 ms with the

@@ -42,7 +42,7 @@ from .bitstream import split_opus_ts
 from .codecs import DECODER_THREADS, VIDEO, DecoderContexts
 from .frames import AudioFrame, VideoFrame
 from .pipe import DEFAULT_MAX_BYTES, BytePipe
-from .scaler import Scaler
+from .scaler import SCALER_THREADS, Scaler
 from .stats import DecoderStats
 from .timing import FpsLimiter, is_discontinuity, to_90k
 from .ts_restarts import MuxerRestarts
@@ -64,6 +64,7 @@ class StreamDecoder:
         on_failed: Callable[[str], None] | None = None,
         name: str = "decoder",
         threads: int = DECODER_THREADS,
+        scaler_threads: int = SCALER_THREADS,
         max_buffer_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._on_video = on_video
@@ -78,7 +79,7 @@ class StreamDecoder:
         self._restarts = MuxerRestarts()
         self._feed_lock = threading.Lock()
         self._limiter = FpsLimiter(max_fps) if max_fps else None
-        self._rgb = Scaler()
+        self._rgb = Scaler(scaler_threads)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.stats = DecoderStats()

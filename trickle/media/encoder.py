@@ -29,6 +29,7 @@ from ..errors import MediaError
 from .codecs import ENCODER_THREADS
 from .frame_queue import pop_fresh
 from .frames import AudioFrame, VideoFrame
+from .scaler import SCALER_THREADS
 from .segmenter import SegmentSink
 from .stats import EncoderStats
 from .ts_writer import TsWriter
@@ -51,6 +52,7 @@ class StreamEncoder:
         name: str = "encoder",
         preset: str = "superfast",
         threads: int | None = ENCODER_THREADS,
+        scaler_threads: int = SCALER_THREADS,
         crf: int = 23,
         queue_size: int = 4,
         max_age: float | None = None,
@@ -62,7 +64,7 @@ class StreamEncoder:
         if fps_hint <= 0:
             raise ValueError(f"fps_hint: expected > 0, received {fps_hint}")
         self._sink = sink
-        self._settings = (segment_seconds, fps_hint, preset, threads, crf)
+        self._settings = (segment_seconds, fps_hint, preset, threads, scaler_threads, crf)
         self.name = name
         self.audio = audio
         self._on_error = on_error
@@ -183,7 +185,7 @@ class StreamEncoder:
                 self._audio.clear()
 
     def _open_writer(self) -> TsWriter:
-        segment_seconds, fps_hint, preset, threads, crf = self._settings
+        segment_seconds, fps_hint, preset, threads, scaler_threads, crf = self._settings
         return TsWriter(
             self._sink,
             self.stats,
@@ -192,6 +194,7 @@ class StreamEncoder:
             audio=self.audio,
             preset=preset,
             threads=threads,
+            scaler_threads=scaler_threads,
             crf=crf,
         )
 

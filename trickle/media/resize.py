@@ -11,7 +11,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from .scaler import Scaler
+from .scaler import SCALER_THREADS, Scaler
 
 MIN_SIDE = 16
 MAX_SIDE = 4096
@@ -44,10 +44,15 @@ class FrameShaper:
     """Scales and centre-crops RGB pictures (uint8 H×W×3) to a requested size; one per stream,
     used on one thread (it keeps its swscale context between frames)."""
 
-    def __init__(self, width: int | None = None, height: int | None = None) -> None:
+    def __init__(
+        self,
+        width: int | None = None,
+        height: int | None = None,
+        scaler_threads: int = SCALER_THREADS,
+    ) -> None:
         self.width = width
         self.height = height
-        self._reformatter = Scaler()
+        self._reformatter = Scaler(scaler_threads)
 
     @property
     def active(self) -> bool:

@@ -30,6 +30,7 @@ from .audio_out import OpusEncoder, add_opus_stream
 from .avcompat import add_video_mux_stream
 from .codecs import ENCODER_THREADS, VIDEO
 from .frames import AudioFrame, VideoFrame
+from .scaler import SCALER_THREADS
 from .segmenter import SegmentSink, TsSegmenter
 from .stats import EncoderStats
 from .timing import CLOCK_HZ, TB_90K, MonotonicPts
@@ -72,6 +73,7 @@ class TsWriter:
         audio: bool = False,
         preset: str = "superfast",
         threads: int | None = ENCODER_THREADS,
+        scaler_threads: int = SCALER_THREADS,
         crf: int = 23,
     ) -> None:
         self.stats = stats
@@ -86,6 +88,7 @@ class TsWriter:
             fps_hint=fps_hint,
             preset=preset,
             threads=threads,
+            scaler_threads=scaler_threads,
             crf=crf,
         )
         self._audio: OpusEncoder | None = None

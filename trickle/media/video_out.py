@@ -25,7 +25,7 @@ from av.video.frame import PictureType
 
 from ..errors import MediaError
 from .codecs import ENCODER_THREADS, VIDEO, encoder_threads
-from .scaler import Scaler
+from .scaler import SCALER_THREADS, Scaler
 from .timing import CLOCK_HZ, TB_90K
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class VideoEncoder:
         fps_hint: float = 30.0,
         preset: str = "superfast",
         threads: int | None = ENCODER_THREADS,
+        scaler_threads: int = SCALER_THREADS,
         crf: int = 23,
     ) -> None:
         self._segment_ticks = round(segment_seconds * CLOCK_HZ)
@@ -62,7 +63,7 @@ class VideoEncoder:
         self._threads = threads
         self._crf = crf
         self._ctx: av.VideoCodecContext | None = None
-        self._to_yuv = Scaler()
+        self._to_yuv = Scaler(scaler_threads)
         self._next_key: int | None = None
         self.width = 0
         self.height = 0

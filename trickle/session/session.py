@@ -33,6 +33,7 @@ from ..media.encoder import StreamEncoder
 from ..media.frame_queue import FrameQueue
 from ..media.frames import AudioFrame, VideoFrame
 from ..media.resize import FrameShaper
+from ..media.threads import stream_threads
 from ..protocol.http import make_client_session
 from ..protocol.json_channels import ControlReader, EventsWriter
 from ..protocol.subscriber import TrickleSubscriber
@@ -110,11 +111,14 @@ class StreamSession:
         )
         self._output = EmitSink(lambda f: self._emit(f, passthrough=False))
         self.shape = _shape_of(request)
-        self._shaper = FrameShaper(self.shape.width, self.shape.height)
+        self._threads = stream_threads(config.capacity)
+        self._shaper = FrameShaper(
+            self.shape.width, self.shape.height, scaler_threads=self._threads.scaler
+        )
         self.decoder = StreamDecoder(
             self._on_video, self._on_audio, max_fps=self.shape.max_fps,
             on_error=self._on_decode_error, on_failed=lambda m: self.fail("decoder", m),
-            name=f"decoder-{self.shown}",
+            name=f"decoder-{self.shown}", scaler_threads=self._threads.scaler,
         )  # fmt: skip
         self.events = EventQueue()
         self._out: OutputChannel | None = None
@@ -250,6 +254,7 @@ class StreamSession:
                 encoder = self._encoder = StreamEncoder(
                     self._out, audio=self.decoder.stats.has_audio, name=f"enc-{self.shown}",
                     queue_size=OUTPUT_QUEUE, max_age=OUTPUT_MAX_AGE,
+                    threads=self._threads.encoder, scaler_threads=self._threads.scaler,
                     on_error=lambda m: self.report_error(m, {"source": "encoder"}),
                     on_failed=self._encoder_failed,
                 )  # fmt: skip
