@@ -5,8 +5,9 @@ the output's RGB24 back to the encoder's YUV 4:2:0. PyAV >= 17 hands each conver
 swscale threads, one per core, by default. At 512×512 that pool costs more CPU than it saves time:
 on the 2-core CI box RGB24 → YUV 4:2:0 takes 1.00 ms of process CPU per frame with the pool
 against 0.90 ms on the calling thread, YUV → RGB24 0.16 against 0.10 ms, with the same bytes out
-(``benchmarks/threads.py``). The stream already runs its decoder and encoder on threads of their
-own, and other streams use the other cores, so :class:`Scaler` converts on the calling thread.
+(``benchmarks/threads.py``). A stream already runs its decoder and encoder on threads of their
+own, and other streams use the other cores, so :class:`Scaler` converts on the calling thread by
+default; a runner with room for one stream only gives it PyAV's pools (``threads.py``).
 """
 
 from __future__ import annotations
