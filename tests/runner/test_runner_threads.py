@@ -34,15 +34,12 @@ async def _stream(make_runner: Any, orchestrator: Any, capacity: int) -> set[int
     return started
 
 
-async def test_a_runner_for_one_stream_lets_the_codec_choose(
+async def test_the_streams_ffmpeg_threads_follow_the_runners_capacity(
     make_runner: Any, orchestrator: Any
 ) -> None:
-    started = await _stream(make_runner, orchestrator, capacity=1)
-    assert started, "x264 picks its own threads for the only stream"
-
-
-async def test_a_runner_for_several_streams_encodes_each_on_its_thread(
-    make_runner: Any, orchestrator: Any
-) -> None:
-    started = await _stream(make_runner, orchestrator, capacity=2)
-    assert started == set()
+    """Capacity 1: x264 and swscale start their own threads for the only stream (as on aba4863).
+    Capacity 2: none (on aba4863 x264's and swscale's started there too)."""
+    alone = await _stream(make_runner, orchestrator, capacity=1)
+    shared = await _stream(make_runner, orchestrator, capacity=2)
+    assert alone, "the only stream of a runner keeps FFmpeg's own threads"
+    assert shared == set()
