@@ -353,9 +353,11 @@ class ComfyHost:
                 root.removeFilter(self.log_filter)
 
     def forget(self, prompt_id: str) -> None:
-        """Remove this prompt's history entry now, or as soon as it finishes."""
-        with self.queue.mutex:
-            if self.queue.history.pop(prompt_id, None) is None:
+        """Remove this prompt's history entry now, or as soon as it finishes. A prompt that is
+        neither finished nor queued or running (one just taken out of the queue) never gets an
+        entry: waiting for it would keep the patches installed for good."""
+        with self.queue.mutex:  # ComfyUI moves a prompt from running to history holding it
+            if self.queue.history.pop(prompt_id, None) is None and self.is_pending(prompt_id):
                 self._orphans.add(prompt_id)
         self._update_patches()
 

@@ -16,6 +16,12 @@ class Queue:
     def __init__(self) -> None:
         self.mutex = threading.RLock()
         self.history: dict[str, Any] = {}
+        self.running: list[tuple[int, str]] = []  # ComfyUI's items: (number, prompt id, ...)
+        self.queued: list[tuple[int, str]] = []
+
+    def get_current_queue_volatile(self) -> tuple[list[Any], list[Any]]:
+        with self.mutex:
+            return list(self.running), list(self.queued)
 
 
 class Server:
@@ -85,12 +91,39 @@ async def test_kept_until_a_prompt_of_ours_is_cleaned_up() -> None:
     host = ComfyHost(server, Execution(), {})
     keeper = lambda: None  # noqa: E731
     host.add_listener(keeper, stream=False)
+    server.prompt_queue.running = [(1, "trickle-lease-1")]
     host.forget("trickle-lease-1")  # still running: its history entry comes later
     host.remove_listener(keeper, stream=False)
     assert server.queue_updated is host.coalescer  # needed to drop that entry
+    server.prompt_queue.running = []
     server.prompt_queue.history["trickle-lease-1"] = {}
     server.queue_updated()  # ComfyUI's task_done
     assert server.prompt_queue.history == {}
+    assert untouched(server, host)
+
+
+async def test_a_prompt_taken_out_of_the_queue_is_not_waited_for() -> None:
+    """A stream that ends while its lease is still queued: the lease takes the prompt back and
+    forgets it. It never runs, so it never gets a history entry; on 31bd3d5 the host waited for
+    one and kept its patches for good (a CI run saw them stay 20 s after the stream)."""
+    server = Server(asyncio.get_running_loop())
+    host = ComfyHost(server, Execution(), {})
+    keeper = lambda: None  # noqa: E731
+    host.add_listener(keeper, stream=False)
+    server.prompt_queue.queued = [(1, "trickle-lease-2")]
+    with server.prompt_queue.mutex:  # cancel_queued, as ComfyUI's delete_queue_item does it
+        server.prompt_queue.queued = []
+    host.forget("trickle-lease-2")
+    host.remove_listener(keeper, stream=False)
+    assert untouched(server, host)
+    host.add_listener(keeper, stream=False)  # a queued one is still waited for
+    server.prompt_queue.queued = [(2, "trickle-lease-3")]
+    host.forget("trickle-lease-3")
+    host.remove_listener(keeper, stream=False)
+    assert server.queue_updated is host.coalescer
+    server.prompt_queue.queued = []
+    server.prompt_queue.history["trickle-lease-3"] = {}
+    server.queue_updated()  # it ran and finished: its entry goes, and the patches with it
     assert untouched(server, host)
 
 
