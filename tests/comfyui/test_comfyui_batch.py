@@ -233,15 +233,21 @@ def test_queued_frames_run_as_one_batch_with_unbatched_pictures(
 def test_two_streams_of_one_workflow_share_batches_other_workflows_never(
     comfyui_batch: ComfyUI,
 ) -> None:
-    before = asyncio.run(comfy_status(comfyui_batch))
-    same, streams = asyncio.run(run_streams(comfyui_batch, {"a": blur(15), "b": blur(15)}, 2))
-    done = counters(before, same)
-    assert done["shared_batches"] >= 1, done
-    for name in ("a", "b"):
+    # A shared batch needs both streams' frames waiting at the moment the worker gathers, which
+    # the decoders' timing decides: one CI run (6d36e5e, two xdist workers) saw 19 batches and
+    # none shared. Up to three runs of the pair; each run's counters are in the message.
+    tries: list[dict[str, int]] = []
+    while len(tries) < 3 and not any(t["shared_batches"] for t in tries):
+        pair = (f"a{len(tries)}", f"b{len(tries)}")  # new streams each time
+        before = asyncio.run(comfy_status(comfyui_batch))
+        same, streams = asyncio.run(run_streams(comfyui_batch, {n: blur(15) for n in pair}, 2))
+        tries.append(counters(before, same))
+    assert tries[-1]["shared_batches"] >= 1, tries
+    for name in pair:
         assert len(check_order(streams[name])) >= FPS // 2, name  # live video drops by age
         assert same["streams"][name]["errors"] == 0
     # the same pictures in both streams (the same clip and workflow), batched together or not
-    a, b = (same["streams"][n]["output_digests"] for n in ("a", "b"))
+    a, b = (same["streams"][n]["output_digests"] for n in pair)
     common = set(a) & set(b)
     assert len(common) >= FPS // 2 and all(a[p] == b[p] for p in common)
 
