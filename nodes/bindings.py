@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +87,26 @@ def unchanged_picture(ticket: Ticket, image: object) -> np.ndarray | None:
     if ticket.image_version < 0 or _version(image) != ticket.image_version:
         return None
     return ticket.frame.image
+
+
+@dataclass(frozen=True, eq=False)
+class FramePictures:
+    """What a frame plan hands on as ``TrickleInput``'s IMAGE when no node but ``TrickleOutput``
+    reads it (``frame_plan.picture_readers``): the tickets, whose frames' own uint8 pictures
+    ``TrickleOutput`` delivers as they are. No float IMAGE is made and none converted back (one
+    3 MB write and its reverse per 512×512 frame). Never seen by any other node."""
+
+    tickets: tuple[Ticket, ...]
+
+    def pictures_for(self, tickets: Sequence[Ticket]) -> list[np.ndarray] | None:
+        """Each ticket's own input picture, in order; None unless ``tickets`` are exactly these
+        (the same frames, as many) and every one has its frame."""
+        if len(tickets) != len(self.tickets):
+            return None
+        if any(a is not b for a, b in zip(tickets, self.tickets, strict=True)):
+            return None
+        pictures = [t.frame.image for t in tickets if t.frame is not None]
+        return pictures if len(pictures) == len(tickets) else None
 
 
 class Registry:

@@ -164,11 +164,12 @@ def unsupported(execution: Any) -> str | None:
     return None
 
 
-# Our own nodes, called directly by a plan: (the frames' tickets, inputs as ComfyUI's lists) →
-# output lists, with ComfyUI's semantics for lists and execution blockers. One ticket per frame:
-# several when the plan runs a batch (``batch.py``), whose frames are one IMAGE batch. io_nodes.py
-# fills this when ComfyUI imports it; the functions hold no stream state.
-OwnNode = Callable[[Sequence[Ticket], dict[str, list[Any]]], list[list[Any]]]
+# Our own nodes, called directly by a plan: (the frames' tickets, inputs as ComfyUI's lists,
+# whether a node other than ``TrickleOutput`` reads this node's IMAGE) → output lists, with
+# ComfyUI's semantics for lists and execution blockers. One ticket per frame: several when the
+# plan runs a batch (``batch.py``), whose frames are one IMAGE batch. io_nodes.py fills this when
+# ComfyUI imports it; the functions hold no stream state.
+OwnNode = Callable[[Sequence[Ticket], dict[str, list[Any]], bool], list[list[Any]]]
 OWN_NODES: dict[str, OwnNode] = {}
 
 
@@ -198,6 +199,9 @@ class Step:
     links: dict[str, tuple[str, int]]  # input → (source node, output slot), read per frame
     v3_data: Any = None
     own: OwnNode | None = None
+    # TrickleInput: whether a node other than TrickleOutput reads its IMAGE (``picture_readers``);
+    # when none does, the frames' own pictures pass on unconverted (``bindings.FramePictures``)
+    picture_read: bool = True
     pre_execute: Callable[[int], Any] | None = None  # ComfyUI's per-call GraphBuilder prefix
 
 
@@ -238,6 +242,9 @@ class FramePlan:
             "live_nodes": [s.node_id for s in self.steps],
             "constant_nodes": sorted(self.constants, key=node_key),
             "watched_nodes": [w.node_id for w in self.watches],
+            "unconverted_inputs": [
+                s.node_id for s in self.steps if s.class_type == INPUT_NODE and not s.picture_read
+            ],
         }
 
     async def run(self, ticket: Ticket, *batch: Ticket) -> PromptResult:
@@ -281,7 +288,7 @@ class FramePlan:
             inputs[name] = outputs[slot] if outputs is not None and slot < len(outputs) else (None,)
         if step.own is not None:
             comfy.before_node()  # the interrupt check ComfyUI makes before every node
-            return step.own(tickets, inputs)
+            return step.own(tickets, inputs, step.picture_read)
         results = await comfy.map_over_list(
             tickets[0].prompt_id, step.node_id, step.obj, inputs, step.obj.FUNCTION,
             allow_interrupt=True, execution_block_cb=self._unblock,
@@ -388,6 +395,25 @@ def live_order(workflow: Workflow, outputs: list[str]) -> tuple[set[str], list[s
     return needed, [n for n in order if n in live]
 
 
+def picture_readers(workflow: Workflow, live: list[str]) -> dict[str, set[str]]:
+    """Per ``TrickleInput`` node of ``live``: the live nodes other than ``TrickleOutput`` (through
+    its ``images`` input) that read its IMAGE, output 0. Only live nodes can read it (a node that
+    reads a live node is live). Where the set is empty no node looks at the picture itself, so a
+    plan never converts it to a float IMAGE and back: ``TrickleOutput`` gets the frame's own uint8
+    picture (a passthrough graph, or one whose output does not come from the input picture)."""
+    inputs = [n for n in live if workflow[n].get("class_type") == INPUT_NODE]
+    readers: dict[str, set[str]] = {n: set() for n in inputs}
+    for node_id in live:
+        node = workflow[node_id]
+        for name, value in node.get("inputs", {}).items():
+            if not is_link(value) or value[0] not in readers or int(value[1]) != 0:
+                continue
+            if node.get("class_type") == OUTPUT_NODE and name == "images":
+                continue
+            readers[value[0]].add(node_id)
+    return readers
+
+
 def _has_nan(value: Any) -> bool:
     if isinstance(value, float):
         return value != value
@@ -436,6 +462,10 @@ class PlanMaker:
         dynprompt = comfy.dynamic_prompt(workflow)
         extra = {"client_id": CLIENT_ID}
         steps = [self._step(executor, workflow, n, dynprompt, extra) for n in live]
+        readers = picture_readers(workflow, live)
+        for step in steps:
+            if step.node_id in readers:
+                step.picture_read = bool(readers[step.node_id])
         return FramePlan(comfy, self.server, steps, constants, watches)
 
     def _watch(

@@ -16,7 +16,15 @@ from typing import Any
 from comfy_api.latest import io, ui
 from comfy_execution.graph_utils import ExecutionBlocker
 
-from .bindings import REGISTRY, Ticket, deliver, remember_image, take_frame, unchanged_picture
+from .bindings import (
+    REGISTRY,
+    FramePictures,
+    Ticket,
+    deliver,
+    remember_image,
+    take_frame,
+    unchanged_picture,
+)
 from .convert import frame_to_image, frames_to_image, image_to_frame
 from .frame_plan import OWN_NODES, BatchRefused
 from .lease import HOST_NODE, serve_lease
@@ -67,12 +75,16 @@ def _is_blocker(value: Any) -> bool:
     return isinstance(value, ExecutionBlocker)
 
 
-def _stream_input(ticket: Ticket) -> tuple[Any, int, int, int, float] | None:
-    """TrickleInput's outputs in a stream prompt; None when there is no frame (blocked)."""
+def _stream_input(ticket: Ticket, convert: bool = True) -> tuple[Any, int, int, int, float] | None:
+    """TrickleInput's outputs in a stream prompt; None when there is no frame (blocked).
+    ``convert=False`` (a frame plan where only TrickleOutput reads the IMAGE): the frame's own
+    picture passes on unconverted (:class:`FramePictures`)."""
     frame = take_frame(ticket, _check_interrupt)
     if frame is None:  # stream ended or stopped, or no frame in time: skip quietly
         return None
     height, width = frame.image.shape[:2]
+    if not convert:
+        return FramePictures((ticket,)), width, height, frame.index, frame.pts / 90000.0
     began = time.thread_time()
     tensor = frame_to_image(frame.image)
     ticket.convert_s += time.thread_time() - began
@@ -91,39 +103,49 @@ def _stream_output(ticket: Ticket, images: Any, index: int = -1) -> None:
     deliver(ticket, picture)
 
 
-def _plan_input(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list[list[Any]]:
+def _plan_input(
+    tickets: Sequence[Ticket], inputs: dict[str, list[Any]], picture_read: bool = True
+) -> list[list[Any]]:
     """TrickleInput in a frame plan (``frame_plan.py``): a blocked input blocks it, as in ComfyUI.
     Several tickets (a batch, ``batch.py``): their frames, already taken and of one size, as one
     IMAGE batch in ticket order; ``frame_index`` and ``timestamp`` are the first frame's (a plan
-    whose nodes read them is not batched)."""
+    whose nodes read them is not batched). ``picture_read`` False (no node but TrickleOutput
+    reads the IMAGE): :class:`FramePictures` instead of an IMAGE, nothing converted."""
     if any(_is_blocker(v) for values in inputs.values() for v in values):
         return [[b] for b in _blockers(5)]
     if len(tickets) == 1:
-        values = _stream_input(tickets[0])
+        values = _stream_input(tickets[0], convert=picture_read)
         return [[b] for b in _blockers(5)] if values is None else [[v] for v in values]
     frames = [t.frame for t in tickets]
     if any(f is None for f in frames):
         raise BatchRefused("a frame of the batch was not taken")
-    pictures = [f.image for f in frames if f is not None]
-    began = time.thread_time()
-    tensor = frames_to_image(pictures)
-    share = (time.thread_time() - began) / len(tickets)
-    for ticket in tickets:
-        ticket.convert_s += share
-        remember_image(ticket, tensor)
     first = frames[0]
     assert first is not None
     height, width = first.image.shape[:2]
-    return [[tensor], [width], [height], [first.index], [first.pts / 90000.0]]
+    image: Any = FramePictures(tuple(tickets))
+    if picture_read:
+        began = time.thread_time()
+        image = frames_to_image([f.image for f in frames if f is not None])
+        share = (time.thread_time() - began) / len(tickets)
+        for ticket in tickets:
+            ticket.convert_s += share
+            remember_image(ticket, image)
+    return [[image], [width], [height], [first.index], [first.pts / 90000.0]]
 
 
-def _plan_output(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> list[list[Any]]:
+def _plan_output(
+    tickets: Sequence[Ticket], inputs: dict[str, list[Any]], picture_read: bool = True
+) -> list[list[Any]]:
     """TrickleOutput in a frame plan: ComfyUI calls it once per picture of a list input, blocked
     ones skipped; the first delivery counts (``deliver`` is once per ticket). A batch: picture
     ``i`` of the IMAGE goes to ticket ``i``; another batch size raises :class:`BatchRefused`
-    before anything is delivered."""
+    before anything is delivered. :class:`FramePictures` (the input's pictures, unconverted):
+    each ticket gets its own frame's picture. ``picture_read`` is TrickleInput's alone."""
     for images in inputs.get("images", ()):
         if images is None or _is_blocker(images):
+            continue
+        if isinstance(images, FramePictures):
+            _deliver_own(tickets, images)
             continue
         if len(tickets) == 1:
             _stream_output(tickets[0], images)
@@ -134,6 +156,15 @@ def _plan_output(tickets: Sequence[Ticket], inputs: dict[str, list[Any]]) -> lis
         for index, ticket in enumerate(tickets):
             _stream_output(ticket, images, index)
     return []
+
+
+def _deliver_own(tickets: Sequence[Ticket], pictures: FramePictures) -> None:
+    """Each ticket's own input picture, as it came (a plan that never converted it)."""
+    own = pictures.pictures_for(tickets)
+    if own is None:
+        raise BatchRefused(f"{len(pictures.tickets)} input pictures for {len(tickets)} frames")
+    for ticket, picture in zip(tickets, own, strict=True):
+        deliver(ticket, picture)
 
 
 def _test_size_input(name: str, what: str) -> io.Int.Input:

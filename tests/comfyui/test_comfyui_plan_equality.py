@@ -1,7 +1,10 @@
 """Frame plans change nothing in the pictures: the same clip streamed through a real ComfyUI with
 plans on (default) and with ``TRICKLE_FRAME_PLAN=off`` (the private executor runs every frame,
 ComfyUI's own per-prompt path) gives byte-identical output pictures, frame by frame (same pts),
-for blur and for the diffusion workflow (fixed seed, so the sampler's noise is the same).
+for passthrough, blur and the diffusion workflow (fixed seed, so the sampler's noise is the same).
+A plan also converts TrickleInput's picture to a float IMAGE only when a node other than
+TrickleOutput reads it: the passthrough's plan frames convert nothing, and still publish the same
+pictures as the executor's.
 
 The encoded output stream cannot be compared (the encoder's prediction depends on which frames
 came before, and live video drops frames under load), so each ComfyUI keeps a sha1 of every
@@ -56,6 +59,8 @@ async def digests_of(
         while time.monotonic() < deadline and stats.get("frames", 0) < frames - 1:
             stats = await stream_stats(comfy)
             await asyncio.sleep(0.2)
+        lease = (await get_json(comfy.url + "/trickle/status"))["comfyui"]["private_executor"]
+        stats["conversion_ms_per_frame"] = lease["conversion_ms_per_frame"]
     finally:
         await gateway.end_input()
         await wait_idle(comfy.url, 60)
@@ -89,6 +94,7 @@ SD_START = {
 }
 CASES = {
     # name: (ComfyUI, start params, clip size, frames, seconds allowed)
+    "passthrough": (blur_comfy, {"prompt": workflow("passthrough")}, 128, 12, 90.0),
     "blur": (blur_comfy, {"prompt": workflow("blur"), "radius": 5}, 128, 12, 90.0),
     "sd-turbo-img2img": (sd_comfy, SD_START, 64, 6, 300.0),
 }
@@ -112,6 +118,12 @@ def test_plan_on_and_off_publish_identical_pictures(
     off, off_stats = run_case(tmp_path_factory, name, "off")
     assert on_stats["frame_plan"]["active"], on_stats["frame_plan"]
     assert off_stats["frame_plan"] == {"active": False, "reason": "TRICKLE_FRAME_PLAN is off"}
+    # a plan converts TrickleInput's picture only when a node other than TrickleOutput reads it;
+    # the executor always does (passthrough: one way, the way back is skipped as untouched)
+    passthrough = name == "passthrough"
+    assert on_stats["frame_plan"]["unconverted_inputs"] == (["1"] if passthrough else [])
+    assert (on_stats["conversion_ms_per_frame"] == 0) is passthrough, on_stats
+    assert off_stats["conversion_ms_per_frame"] > 0, off_stats
     common = sorted(set(on) & set(off), key=int)
     assert len(common) >= CASES[name][3] - 1, (len(common), len(on), len(off))
     differing = [pts for pts in common if on[pts] != off[pts]]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from trickle_live.nodes.bindings import StreamBinding, Ticket
 from trickle_live.nodes.frame_plan import (
+    OWN_NODES,
     ComfyFunctions,
     FramePlan,
     PlanBroken,
@@ -21,6 +22,7 @@ from trickle_live.nodes.frame_plan import (
     Step,
     Watch,
     live_order,
+    picture_readers,
     unsupported,
 )
 from trickle_live.trickle.media.frame_queue import FrameQueue
@@ -140,6 +142,89 @@ def test_no_comfyui_means_no_plans() -> None:
     assert maker is None and reason is not None and "ComfyUI modules missing" in reason
 
 
+# -- which TrickleInput pictures no node looks at (passed on unconverted) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("middle", "expected"),
+    [
+        ({}, {"1": set()}),  # passthrough: only TrickleOutput's images read it
+        ({"4": node("Blur", image=["1", 0])}, {"1": {"4"}}),
+        ({"4": node("Scale", width=["1", 1], height=["1", 2])}, {"1": set()}),  # sizes only
+        ({"4": node("PreviewImage", images=["1", 0])}, {"1": {"4"}}),  # an output node reads it
+        ({"4": node("Unused", image=["1", 0])}, {"1": set()}),  # feeds no output: never runs
+    ],
+)
+def test_picture_readers(middle: dict[str, Any], expected: dict[str, set[str]]) -> None:
+    workflow = {"1": node("TrickleInput"), "2": node("TrickleOutput", images=["1", 0]), **middle}
+    outputs = ["2", *(n for n, v in middle.items() if v["class_type"] != "Unused")]
+    _, live = live_order(workflow, outputs)
+    assert picture_readers(workflow, live) == expected
+
+
+def test_picture_readers_of_two_inputs_and_an_output_fed_by_a_node() -> None:
+    workflow = {
+        "1": node("TrickleInput"),
+        "2": node("TrickleInput"),
+        "3": node("Blur", image=["2", 0]),
+        "4": node("TrickleOutput", images=["1", 0]),
+        "5": node("SaveImage", images=["3", 0]),
+    }
+    _, live = live_order(workflow, ["4", "5"])
+    assert picture_readers(workflow, live) == {"1": set(), "2": {"3"}}
+    # an output whose picture does not come from the input at all: nobody reads the frame
+    workflow = {"1": node("TrickleInput"), "6": node("Pattern", frame=["1", 3]),
+                "7": node("TrickleOutput", images=["6", 0])}  # fmt: skip
+    _, live = live_order(workflow, ["7"])
+    assert picture_readers(workflow, live) == {"1": set()}
+
+
+class Blur:
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802 - ComfyUI's name
+        return {"required": {"image": ("IMAGE",)}}
+
+    def run(self, image: Any) -> tuple[Any]:
+        return (("blurred", image),)
+
+
+@pytest.mark.parametrize(("with_blur", "read"), [(False, False), (True, True)])
+def test_a_built_plan_converts_the_picture_only_for_a_node_that_reads_it(
+    monkeypatch: pytest.MonkeyPatch, with_blur: bool, read: bool
+) -> None:
+    seen: list[bool] = []
+    delivered: list[Any] = []
+
+    def own_input(t: Any, inputs: dict[str, list[Any]], picture_read: bool) -> list[list[Any]]:
+        seen.append(picture_read)
+        return [["IMAGE" if picture_read else "frame's own picture"], [8], [8], [0], [0.0]]
+
+    def own_output(t: Any, inputs: dict[str, list[Any]], picture_read: bool) -> list[list[Any]]:
+        delivered.extend(inputs["images"])
+        return []
+
+    monkeypatch.setitem(OWN_NODES, "TrickleInput", own_input)
+    monkeypatch.setitem(OWN_NODES, "TrickleOutput", own_output)
+    comfy = stand_in_comfy([False])
+    comfy.node_classes.update({"TrickleInput": object, "TrickleOutput": object, "Blur": Blur})
+    comfy.get_input_data = lambda inputs, *a: ({}, {"image": True}, None)  # the link is missing
+    workflow: dict[str, Any] = {"1": node("TrickleInput"), "3": node("TrickleOutput")}
+    workflow["3"]["inputs"]["images"] = ["2", 0] if with_blur else ["1", 0]
+    if with_blur:
+        workflow["2"] = node("Blur", image=["1", 0])
+    caches = types.SimpleNamespace(outputs={}, objects={"2": Blur()})
+    plan = PlanMaker(comfy, server=None).build(
+        types.SimpleNamespace(caches=caches), workflow, ["3"]
+    )
+    assert asyncio.run(plan.run(ticket())).ok
+    assert seen == [read]
+    assert plan.describe()["unconverted_inputs"] == ([] if read else ["1"])
+    expected = ("blurred", "IMAGE") if with_blur else "frame's own picture"
+    assert delivered == [expected]
+
+
 # -- a plan's run, against stand-ins ----------------------------------------------------------
 
 
@@ -223,10 +308,10 @@ def ticket() -> Ticket:
 def plan_of(amount: Any, middle: Any = None, interrupted: list[bool] | None = None) -> FramePlan:
     delivered: list[Any] = []
 
-    def own_input(t: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+    def own_input(t: Ticket, inputs: dict[str, list[Any]], picture_read: bool) -> list[list[Any]]:
         return [[10]]
 
-    def own_output(t: Ticket, inputs: dict[str, list[Any]]) -> list[list[Any]]:
+    def own_output(t: Ticket, inputs: dict[str, list[Any]], picture_read: bool) -> list[list[Any]]:
         delivered.extend(inputs["images"])
         return []
 
@@ -248,6 +333,7 @@ def test_plan_runs_live_nodes_with_constants() -> None:
         "live_nodes": ["1", "2", "3"],
         "constant_nodes": ["9"],
         "watched_nodes": [],
+        "unconverted_inputs": [],  # Add reads the input's picture
     }
 
 

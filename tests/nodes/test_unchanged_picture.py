@@ -1,11 +1,19 @@
 """A passthrough graph hands the input frame's own picture back (no float → uint8 conversion),
-but only when the output IMAGE is the very tensor TrickleInput made and nothing changed it."""
+but only when the output IMAGE is the very tensor TrickleInput made and nothing changed it; and a
+frame plan where no node but TrickleOutput reads the IMAGE converts nothing at all
+(``FramePictures``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from trickle_live.nodes.bindings import StreamBinding, Ticket, remember_image, unchanged_picture
+from trickle_live.nodes.bindings import (
+    FramePictures,
+    StreamBinding,
+    Ticket,
+    remember_image,
+    unchanged_picture,
+)
 from trickle_live.nodes.convert import frame_to_image, image_to_frame
 from trickle_live.trickle.media.frame_queue import FrameQueue
 from trickle_live.trickle.media.frames import VideoFrame
@@ -61,3 +69,21 @@ def test_a_tensor_without_version_counter_is_converted() -> None:
     remember_image(ticket, inference)
     assert ticket.image_version == -1
     assert unchanged_picture(ticket, inference) is None
+
+
+def test_frame_pictures_hand_each_frame_its_own_picture() -> None:
+    """A plan where no node but TrickleOutput reads the IMAGE passes the frames' own pictures on
+    (``FramePictures``): each ticket gets its own, only for exactly the tickets it was made for."""
+    first, _ = _ticket_with_input()
+    second, _ = _ticket_with_input()
+    assert first.frame is not None and second.frame is not None
+    second.frame = VideoFrame(255 - second.frame.image, 12000, 4)
+    both = FramePictures((first, second))
+    pictures = both.pictures_for([first, second])
+    assert pictures is not None
+    assert pictures[0] is first.frame.image and pictures[1] is second.frame.image
+    assert both.pictures_for([second, first]) is None  # another order: not these frames
+    assert both.pictures_for([first]) is None  # another batch size
+    assert FramePictures((first,)).pictures_for([first]) == [first.frame.image]
+    first.frame = None
+    assert both.pictures_for([first, second]) is None  # a frame gone: nothing to deliver
