@@ -16,6 +16,9 @@ that version successfully (the warm-up, or the version's first frame), from what
   ComfyUI itself would on every frame (the same objects: models stay loaded once);
 - per live node its constant inputs and hidden inputs, computed once by ComfyUI's own
   ``get_input_data`` (V3 data included), and the links it reads per frame.
+- per ``TrickleInput`` whether any node but ``TrickleOutput`` reads its IMAGE
+  (:func:`picture_readers`): when none does, no float IMAGE is made for the frame and
+  ``TrickleOutput`` publishes the frame's own picture (``bindings.FramePictures``).
 
 Each frame then calls, per live node, ComfyUI's own ``_async_map_node_over_list`` (interrupt check,
 V3 class clone, lists, async nodes, execution blockers, the executing-node context) and
