@@ -191,8 +191,8 @@ class _Bare:
 def bench_pipeline(
     clip: bytes, fps: float, paced: bool, threads: int | None = 1, bare: bool = False
 ) -> dict[str, Any]:
-    """TS in → TS segments out; ``threads``: encoder codec threads (None: by picture size, as streams sharing a runner);
-    ``bare``: PyAV alone (the floor) instead of our media layer."""
+    """TS in → TS segments out; ``threads``: encoder codec threads (None: by picture size, as
+    for streams sharing a runner); ``bare``: PyAV alone (the floor) instead of our media layer."""
     sink = TimingSink()
     pipeline = (_Bare if bare else _MediaLayer)(sink, fps, threads)
     pipeline.start()
